@@ -1,0 +1,109 @@
+/* storage/storage.h: the public surface of src/storage: partition logs in Kafka's own
+ * on-disk layout (so Kafka's tools can read them) and the log manager of one data
+ * directory. Uses only common and the record-batch layout from protocol.
+ *
+ *   <log.dirs>/<topic>-<partition>/00000000000000000000.log        record batches as on the wire
+ *                                  00000000000000000000.index      (relative offset u32, pos u32)
+ *                                  00000000000000000000.timeindex  (timestamp i64, relative offset u32)
+ *                                  leader-epoch-checkpoint, partition.metadata
+ *   <log.dirs>/recovery-point-offset-checkpoint, replication-offset-checkpoint,
+ *              log-start-offset-checkpoint, meta.properties, .skiff-clean-shutdown
+ *
+ * Runs on the loop thread that owns the partition. Callers validate batches (protocol's
+ * sk_batch_validate) before sk_log_append; storage re-checks framing on recovery.
+ * Format details: docs/storage-format.md. */
+#ifndef SK_STORAGE_H
+#define SK_STORAGE_H
+
+#include "protocol/protocol.h"
+
+typedef struct sk_log_config {
+    int64_t segment_bytes;          /* log.segment.bytes / segment.bytes (default 1 GiB) */
+    int64_t segment_ms;             /* segment.ms (default 7 days) */
+    int32_t index_interval_bytes;   /* log.index.interval.bytes (default 4096) */
+    int32_t segment_index_bytes;    /* log.index.size.max.bytes (default 10 MiB) */
+    int64_t flush_interval_messages;/* log.flush.interval.messages (default INT64_MAX) */
+    int64_t flush_interval_ms;      /* log.flush.interval.ms (default INT64_MAX = never) */
+    bool log_append_time;           /* message.timestamp.type=LogAppendTime */
+} sk_log_config_t;
+void sk_log_config_defaults(sk_log_config_t *cfg);
+
+typedef struct sk_log sk_log_t;
+typedef struct sk_logmgr sk_logmgr_t;
+
+/* What one append did. */
+typedef struct sk_append_info {
+    int64_t base_offset;      /* first offset assigned */
+    int64_t last_offset;      /* last offset assigned */
+    int64_t log_append_time;  /* broker time stamped, or -1 for CreateTime */
+    int32_t record_count;
+} sk_append_info_t;
+
+/* A range of whole batches to send (sendfile on plain listeners). len 0 = nothing. */
+typedef struct sk_log_slice {
+    sk_fref_t *file; /* ref held by the slice: release with sk_log_slice_release */
+    int64_t pos;
+    int32_t len;
+} sk_log_slice_t;
+void sk_log_slice_release(sk_log_slice_t *s);
+
+/* ---- log manager: one data directory ---- */
+/* Open (creating if missing) a data dir: reads checkpoints, opens every partition
+ * directory found, recovers unflushed tails after an unclean stop. */
+int sk_logmgr_open(const char *dir, const sk_log_config_t *defaults, sk_logmgr_t **out);
+/* Flush everything, write checkpoints and the clean-shutdown marker, close. */
+void sk_logmgr_close(sk_logmgr_t *mgr);
+int sk_logmgr_checkpoint(sk_logmgr_t *mgr); /* write the three checkpoint files */
+const char *sk_logmgr_dir(const sk_logmgr_t *mgr);
+sk_log_t *sk_logmgr_get(sk_logmgr_t *mgr, const char *topic, int32_t partition);
+/* Create a new empty partition log (SK_EEXIST if present). topic_id goes to
+ * partition.metadata. cfg may be NULL for the manager's defaults. */
+int sk_logmgr_create(sk_logmgr_t *mgr, const char *topic, int32_t partition, const sk_uuid_t *topic_id,
+                     const sk_log_config_t *cfg, sk_log_t **out);
+/* Close the log and remove its directory (renamed to <topic>-<partition>.<id>-delete
+ * first, so a crash mid-delete never leaves a half log under the live name). */
+int sk_logmgr_delete(sk_logmgr_t *mgr, const char *topic, int32_t partition);
+/* Iterate all logs. */
+typedef void (*sk_log_visit_cb)(void *ctx, sk_log_t *log);
+void sk_logmgr_foreach(sk_logmgr_t *mgr, sk_log_visit_cb cb, void *ctx);
+/* Flush logs whose flush.ms / flush.messages is due; call from a periodic timer. */
+int sk_logmgr_flush_due(sk_logmgr_t *mgr, int64_t now_ms);
+
+/* ---- one partition log ---- */
+const char *sk_log_topic(const sk_log_t *log);
+int32_t sk_log_partition(const sk_log_t *log);
+const sk_uuid_t *sk_log_topic_id(const sk_log_t *log);
+int64_t sk_log_start_offset(const sk_log_t *log);
+int64_t sk_log_end_offset(const sk_log_t *log); /* LEO: next offset to assign */
+int64_t sk_log_size_bytes(const sk_log_t *log);
+int32_t sk_log_segment_count(const sk_log_t *log);
+/* High watermark: owned by replication, persisted here in replication-offset-checkpoint. */
+int64_t sk_log_high_watermark(const sk_log_t *log);
+void sk_log_set_high_watermark(sk_log_t *log, int64_t hw);
+/* Latest leader epoch and its start offset from leader-epoch-checkpoint (-1 if none). */
+int32_t sk_log_latest_epoch(const sk_log_t *log);
+
+/* Append one validated magic-2 batch (batch is writable: base offset, partition leader
+ * epoch and, for LogAppendTime, max timestamp + attributes + CRC are rewritten in
+ * place). Rolls the segment first if needed; indexes every index_interval_bytes; records
+ * a new leader epoch in the epoch cache. Returns SK_EIO on a failed write (the log is
+ * then marked offline and refuses further appends). */
+int sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, int64_t now_ms,
+                  sk_append_info_t *info);
+/* Read whole batches starting at the batch that contains `offset`, from one segment,
+ * up to max_bytes (but at least one whole batch when min_one is true), and never past
+ * max_offset (exclusive; e.g. the high watermark). offset == LEO gives len 0.
+ * SK_ERANGE if offset < log start or > LEO. */
+int sk_log_read(sk_log_t *log, int64_t offset, int32_t max_bytes, int64_t max_offset, bool min_one,
+                sk_log_slice_t *out);
+/* Earliest offset whose batch max timestamp >= ts (via the time index), or SK_ENOENT
+ * when none (the caller answers -1 / LEO as Kafka does). *found_ts gets that batch's
+ * max timestamp. */
+int sk_log_offset_for_time(sk_log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts);
+/* Offset and timestamp of the record with the largest timestamp (ListOffsets -3). */
+int sk_log_max_timestamp(sk_log_t *log, int64_t *offset, int64_t *ts);
+int sk_log_flush(sk_log_t *log); /* fsync the active segment and indexes */
+/* Walk every invariant (tests call it after each step). */
+void sk_log_verify(const sk_log_t *log);
+
+#endif
