@@ -5,7 +5,7 @@
  *      building batches; legacy magic 0/1 message sets converted to magic 2; and the
  *      compression codecs (gzip, snappy raw + xerial framing, lz4 frame, zstd).
  *   3. The generated message codecs (protocol/msgs.h in the build directory, written by
- *      tools/gen_protocol.py from src/protocol/defs/*.def): one C struct per request and
+ *      tools/gen_protocol.py from src/protocol/defs/ files): one C struct per request and
  *      response with decode/encode per version, and the API version table that
  *      ApiVersions answers from.
  * Formats: docs/protocol.md and docs/record-format.md. */
