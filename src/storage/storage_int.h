@@ -1,0 +1,203 @@
+/* storage/storage_int.h: private structures of src/storage, shared by index.c (offset
+ * and time indexes), segment.c (one segment's files, batch scanning, recovery of one
+ * segment), log.c (the partition log: append, read, lookups, verify), meta.c (the small
+ * text files: checkpoints, leader epochs, partition.metadata) and logmgr.c (the data
+ * directory). Everything runs on the thread that owns the partition.
+ * Invariants (checked by sk_log_verify): segments sorted by base offset and contiguous
+ * (each one's next_offset is the next one's base offset, the last one's is the LEO);
+ * index entries strictly increasing in offset and position, inside their segment;
+ * time index timestamps strictly increasing. Format: docs/storage-format.md. */
+#ifndef SK_STORAGE_INT_H
+#define SK_STORAGE_INT_H
+
+#include "storage/storage.h"
+
+#define SK_OFFIDX_ENTRY_SIZE 8   /* relative offset u32, position u32 */
+#define SK_TIMEIDX_ENTRY_SIZE 12 /* timestamp i64, relative offset u32 */
+#define SK_SEG_NAME_DIGITS 20
+#define SK_CLEAN_SHUTDOWN_FILE ".skiff-clean-shutdown"
+#define SK_EPOCH_FILE "leader-epoch-checkpoint"
+#define SK_PARTMETA_FILE "partition.metadata"
+#define SK_CKPT_RECOVERY "recovery-point-offset-checkpoint"
+#define SK_CKPT_REPLICATION "replication-offset-checkpoint"
+#define SK_CKPT_LOG_START "log-start-offset-checkpoint"
+#define SK_SCAN_BLOCK_BYTES (16 * 1024)  /* one pread while scanning batch headers */
+#define SK_META_FILE_MAX_BYTES (64u << 20) /* cap on checkpoint files we read */
+#define SK_PATH_MAX 4096
+_Static_assert(SK_SCAN_BLOCK_BYTES >= SK_BATCH_HEADER_SIZE, "scan block holds a header");
+
+/* ---- index.c: one .index or .timeindex file ----
+ * The active segment's index is preallocated to segment_index_bytes and mapped
+ * read-write; a sealed one is trimmed to its entries and mapped read-only. */
+typedef struct sk_index {
+    int fd;              /* owned; -1 once a sealed index has been synced and closed */
+    uint8_t *map;        /* owned mapping of map_bytes (NULL when map_bytes is 0) */
+    size_t map_bytes;
+    int32_t entries;     /* valid entries */
+    int32_t max_entries; /* capacity of the mapping */
+    int32_t entry_size;  /* SK_OFFIDX_ENTRY_SIZE or SK_TIMEIDX_ENTRY_SIZE */
+    bool writable;
+} sk_index_t;
+
+/* Open (creating if missing). writable: preallocate to max_bytes and map read-write;
+ * else map the file as it is. Entries = file size / entry size, rounded down. */
+int sk_index_open(sk_index_t *ix, const char *path, int32_t entry_size, int32_t max_bytes, bool writable);
+void sk_index_close(sk_index_t *ix); /* unmaps and closes; does not trim */
+/* Shrink the file to its entries and remap read-only (sealing or clean close). */
+int sk_index_trim(sk_index_t *ix);
+int sk_index_sync(sk_index_t *ix);
+void sk_index_reset(sk_index_t *ix); /* forget all entries (rebuild) */
+bool sk_index_full(const sk_index_t *ix);
+void sk_index_append_off(sk_index_t *ix, uint32_t rel_offset, uint32_t pos);
+void sk_index_append_time(sk_index_t *ix, int64_t ts, uint32_t rel_offset);
+void sk_index_entry_off(const sk_index_t *ix, int32_t i, uint32_t *rel_offset, uint32_t *pos);
+void sk_index_entry_time(const sk_index_t *ix, int32_t i, int64_t *ts, uint32_t *rel_offset);
+/* Largest entry with relative offset <= rel (offset index) or timestamp <= ts (time
+ * index); -1 when none. */
+int32_t sk_index_find_off(const sk_index_t *ix, uint32_t rel);
+int32_t sk_index_find_time(const sk_index_t *ix, int64_t ts);
+/* Last offset-index entry with pos <= pos_max and relative offset < rel_max; -1 if none. */
+int32_t sk_index_find_bound(const sk_index_t *ix, uint32_t pos_max, uint32_t rel_max);
+
+/* ---- segment.c: one segment ---- */
+typedef struct sk_seg {
+    const char *dir;         /* borrowed: the owning log's directory */
+    int64_t base_offset;
+    int64_t next_offset;     /* last offset of the last batch + 1; base_offset if empty */
+    int64_t size_bytes;      /* bytes of whole batches in .log */
+    sk_fref_t *log;          /* ref held: the .log fd; slices take their own refs */
+    sk_index_t oidx;         /* owned */
+    sk_index_t tidx;         /* owned */
+    int64_t max_ts;          /* largest batch max timestamp, -1 when no batch has one */
+    int64_t max_ts_offset;   /* last offset of the batch holding max_ts */
+    int64_t bytes_since_index;
+    int64_t roll_base_ts;    /* max timestamp of the first batch, -1 unknown */
+    int64_t created_ms;      /* wall time the segment was opened or created */
+    bool active;
+    bool synced;             /* everything written has been fsynced */
+} sk_seg_t;
+
+/* Block reader over a segment file: reads a block at a time into a caller's buffer,
+ * so a scan over batch headers costs one pread per block, not one per batch. */
+typedef struct sk_scan {
+    int fd;                  /* borrowed */
+    int64_t limit;           /* read no further than this file position */
+    uint8_t *buf;            /* borrowed: cap bytes */
+    size_t cap;
+    int64_t buf_pos;         /* file position of buf[0] */
+    size_t buf_len;
+} sk_scan_t;
+void sk_scan_init(sk_scan_t *s, int fd, int64_t limit, uint8_t *buf, size_t cap);
+/* Make [pos, pos+len) (len <= cap) available; *p points at it. SK_ECORRUPT if it passes
+ * the limit or the file is shorter, SK_EIO on a failed read. */
+int sk_scan_get(sk_scan_t *s, int64_t pos, size_t len, const uint8_t **p);
+/* Header of the batch at pos: SK_OK, SK_ENOENT at the limit, SK_ECORRUPT for a bad or
+ * torn header (or a batch that passes the limit), SK_EIO. */
+int sk_scan_hdr(sk_scan_t *s, int64_t pos, sk_batch_hdr_t *h);
+
+void sk_seg_path(char *out, size_t cap, const char *dir, int64_t base_offset, const char *ext);
+/* Create a new, empty active segment (dir is borrowed for the segment's life). */
+int sk_seg_create(const char *dir, int64_t base_offset, const sk_log_config_t *cfg, sk_seg_t **out);
+/* Open an existing segment trusting its index (clean stop); finds next_offset by a
+ * short scan from the last index entry. SK_ECORRUPT when that does not add up. */
+int sk_seg_open(const char *dir, int64_t base_offset, const sk_log_config_t *cfg, bool active, sk_seg_t **out);
+/* Epoch callback used while recovering: (epoch, batch base offset) for each batch. */
+typedef void (*sk_seg_epoch_cb)(void *ctx, int32_t epoch, int64_t base_offset);
+/* Re-validate every batch, truncate a torn or corrupt tail, rebuild both indexes.
+ * *truncated_bytes gets how much was cut. */
+int sk_seg_recover(sk_seg_t *seg, const sk_log_config_t *cfg, sk_seg_epoch_cb cb, void *ctx,
+                   int64_t *truncated_bytes);
+/* Seal: final time index entry, trim both indexes, map read-only. */
+int sk_seg_seal(sk_seg_t *seg);
+/* Activate a sealed segment again (it became the last one after a truncation). */
+int sk_seg_activate(sk_seg_t *seg, const sk_log_config_t *cfg);
+int sk_seg_sync(sk_seg_t *seg);
+void sk_seg_free(sk_seg_t *seg); /* closes; the .log fd lives on while slices hold it */
+int sk_seg_unlink(const char *dir, int64_t base_offset); /* remove the three files */
+/* File position of the batch containing `offset` (or the first batch after it);
+ * *pos = size_bytes when none. */
+int sk_seg_find(const sk_seg_t *seg, int64_t offset, int64_t *pos, sk_batch_hdr_t *h, bool *found);
+/* Index bookkeeping after a batch of total bytes at pos was appended (or recovered). */
+void sk_seg_note_batch(sk_seg_t *seg, const sk_batch_hdr_t *h, int64_t pos, int64_t total,
+                       int32_t index_interval_bytes);
+
+/* ---- meta.c: text files ---- */
+typedef struct sk_epoch_entry {
+    int32_t epoch;
+    int64_t start_offset;
+} sk_epoch_entry_t;
+typedef struct sk_epochs {
+    sk_epoch_entry_t *v; /* owned; epochs and start offsets strictly increasing */
+    int32_t count;
+    int32_t cap;
+} sk_epochs_t;
+int sk_epochs_load(sk_epochs_t *e, const char *dir);
+int sk_epochs_store(const sk_epochs_t *e, const char *dir, bool do_fsync);
+/* Record epoch from start_offset if it is newer than the latest; true if added. */
+bool sk_epochs_assign(sk_epochs_t *e, int32_t epoch, int64_t start_offset);
+void sk_epochs_truncate_from_end(sk_epochs_t *e, int64_t end_offset);
+void sk_epochs_free(sk_epochs_t *e);
+
+int sk_partmeta_write(const char *dir, const sk_uuid_t *topic_id);
+int sk_partmeta_read(const char *dir, sk_uuid_t *topic_id);
+
+/* One line of an offset checkpoint file. */
+typedef struct sk_ckpt_entry {
+    char *topic; /* owned */
+    int32_t partition;
+    int64_t offset;
+} sk_ckpt_entry_t;
+typedef struct sk_ckpt {
+    sk_ckpt_entry_t *v; /* owned */
+    int32_t count;
+    int32_t cap;
+} sk_ckpt_t;
+int sk_ckpt_read(sk_ckpt_t *c, const char *path); /* missing file = empty */
+int sk_ckpt_add(sk_ckpt_t *c, const char *topic, int32_t partition, int64_t offset);
+int sk_ckpt_write(sk_ckpt_t *c, const char *path); /* sorts, writes atomically with fsync */
+bool sk_ckpt_get(const sk_ckpt_t *c, const char *topic, int32_t partition, int64_t *offset);
+void sk_ckpt_free(sk_ckpt_t *c);
+
+/* ---- log.c: the partition log ---- */
+struct sk_log {
+    char *topic;         /* owned */
+    int32_t partition;
+    sk_uuid_t topic_id;
+    char *dir;           /* owned: <data dir>/<topic>-<partition> */
+    sk_log_config_t cfg;
+    sk_seg_t **segs;     /* owned: ascending base offset; the last is active */
+    int32_t seg_count;
+    int32_t seg_cap;
+    sk_epochs_t epochs;  /* owned */
+    int64_t start_offset;
+    int64_t leo;
+    int64_t hw;
+    int64_t recovery_point;   /* everything below is fsynced */
+    int64_t unflushed_records;
+    int64_t dirty_since_ms;   /* flush_due's clock when unflushed data was first seen; -1 */
+    bool offline;             /* a write failed: refuse appends */
+};
+
+/* Open a partition directory. ckpt_* are the data dir's checkpoint values (-1 absent). */
+typedef struct sk_log_open_args {
+    const char *dir;
+    const char *topic;
+    int32_t partition;
+    const sk_log_config_t *cfg;
+    bool clean;               /* clean-shutdown marker was present */
+    int64_t recovery_point;   /* -1 = unknown: recover everything */
+    int64_t start_offset;     /* -1 = first segment's base */
+    int64_t hw;               /* -1 = unknown */
+} sk_log_open_args_t;
+int sk_log_open(const sk_log_open_args_t *a, sk_log_t **out);
+int sk_log_create_new(const char *dir, const char *topic, int32_t partition, const sk_uuid_t *topic_id,
+                      const sk_log_config_t *cfg, sk_log_t **out);
+/* Flush (if flush is set), seal the indexes to their real sizes and free. */
+int sk_log_close(sk_log_t *log, bool flush);
+sk_seg_t *sk_log_seg_for(const sk_log_t *log, int64_t offset); /* floor segment or NULL */
+int sk_log_seg_push(sk_log_t *log, sk_seg_t *seg);
+
+/* recovery.c: load segments of a log directory, recovering after an unclean stop. */
+int sk_log_load_segments(sk_log_t *log, bool clean);
+
+#endif
