@@ -1,0 +1,96 @@
+/* broker/h_cluster.c: ApiVersions and DescribeCluster. ApiVersions answers from the
+ * handler table intersected with the generated codec's range, so we never advertise a
+ * version we cannot parse; a too-high ApiVersions version gets the v0 layout with
+ * UNSUPPORTED_VERSION and our ApiVersions range (KIP-511), never a closed connection. */
+#include "broker_int.h"
+
+#include <ctype.h>
+
+/* Kafka's pattern for client software name/version: [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])? */
+static bool
+software_field_valid(sk_str_t s)
+{
+    if (s.len <= 0) return false;
+    for (int32_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        bool edge = i == 0 || i == s.len - 1;
+        if (!isalnum(c) && (edge || (c != '-' && c != '.'))) return false;
+    }
+    return true;
+}
+
+int
+sk_h_api_versions(sk_req_t *r)
+{
+    const sk_handler_t *self = sk_handler_find(SK_API_API_VERSIONS);
+    sk_ApiVersionsResponse_t resp;
+
+    sk_ApiVersionsResponse_init(&resp);
+    if (r->api_version > self->max_version || r->api_version < 0) {
+        sk_ApiVersionsResponse_ApiVersion_t *k = sk_req_alloc(r, sizeof(*k));
+        if (!k) return SK_ENOMEM;
+        sk_ApiVersionsResponse_ApiVersion_init(k);
+        k->api_key = SK_API_API_VERSIONS;
+        k->min_version = self->adv_min_version;
+        k->max_version = self->max_version;
+        resp.error_code = SK_KERR_UNSUPPORTED_VERSION;
+        resp.api_keys = k;
+        resp.api_keys_count = 1;
+        r->api_version = 0;
+        sk_req_respond(r, &resp);
+        return SK_OK;
+    }
+    sk_ApiVersionsRequest_t *req = sk_req_decode(r);
+    if (!req) return SK_ECORRUPT;
+    if (r->api_version >= 3 &&
+        (!software_field_valid(req->client_software_name) || !software_field_valid(req->client_software_version))) {
+        resp.error_code = SK_KERR_INVALID_REQUEST;
+        sk_req_respond(r, &resp);
+        return SK_OK;
+    }
+    resp.api_keys = sk_req_array(r, sk_handler_count, sizeof(*resp.api_keys));
+    if (!resp.api_keys) return SK_ENOMEM;
+    for (size_t i = 0; i < sk_handler_count; i++) {
+        const sk_handler_t *h = &sk_handlers[i];
+        const sk_api_desc_t *d = sk_api_desc(h->key);
+        SK_ASSERT(d != NULL && h->max_version <= d->max_version && h->min_version >= d->min_version);
+        sk_ApiVersionsResponse_ApiVersion_t *k = &resp.api_keys[resp.api_keys_count++];
+        sk_ApiVersionsResponse_ApiVersion_init(k);
+        k->api_key = h->key;
+        k->min_version = h->adv_min_version;
+        k->max_version = h->max_version;
+    }
+    sk_req_respond(r, &resp);
+    return SK_OK;
+}
+
+int
+sk_h_describe_cluster(sk_req_t *r)
+{
+    sk_server_t *srv = sk_req_server(r);
+    sk_DescribeClusterRequest_t *req = sk_req_decode(r);
+    sk_DescribeClusterResponse_t resp;
+    sk_DescribeClusterResponse_DescribeClusterBroker_t *b;
+
+    if (!req) return SK_ECORRUPT;
+    sk_DescribeClusterResponse_init(&resp);
+    resp.endpoint_type = req->endpoint_type;
+    resp.cluster_id = sk_str_c(sk_meta_cluster_id(srv->meta));
+    resp.controller_id = srv->cfg->node_id;
+    if (req->endpoint_type != 1 && req->endpoint_type != 2) {
+        resp.error_code = SK_KERR_UNSUPPORTED_VERSION;
+        resp.error_message = sk_str_c("Unsupported endpoint type");
+        sk_req_respond(r, &resp);
+        return SK_OK;
+    }
+    b = sk_req_alloc(r, sizeof(*b));
+    if (!b) return SK_ENOMEM;
+    sk_DescribeClusterResponse_DescribeClusterBroker_init(b);
+    b->broker_id = srv->cfg->node_id;
+    b->host = sk_str_c(srv->adv_host);
+    b->port = srv->adv_port;
+    resp.brokers = b;
+    resp.brokers_count = 1;
+    sk_req_respond(r, &resp);
+    return SK_OK;
+}

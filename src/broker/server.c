@@ -1,0 +1,226 @@
+/* broker/server.c: the server object: opens the data dir (log manager + metadata image),
+ * binds the listeners, runs the libev loop, a periodic tick (flushes due, idle
+ * connections, checkpoints) and stops cleanly on SIGTERM/SIGINT (connections closed,
+ * logs flushed, checkpoints and the clean-shutdown marker written). */
+#include "broker_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SERVER_TICK_S 0.1
+#define SERVER_CHECKPOINT_MS 60000
+
+static void
+server_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    sk_server_t *srv = w->data;
+    (void)revents;
+    SK_INFO("event=shutdown_requested signal=%d", w->signum);
+    srv->stopping = true;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+server_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    sk_server_t *srv = w->data;
+    int64_t now = sk_mono_ms();
+    (void)loop;
+    (void)revents;
+    sk_logmgr_flush_due(srv->logs, sk_wall_ms());
+    sk_conn_close_idle(srv, now);
+    if (now - srv->last_checkpoint_ms >= SERVER_CHECKPOINT_MS) {
+        srv->last_checkpoint_ms = now;
+        sk_logmgr_checkpoint(srv->logs);
+    }
+}
+
+static void
+server_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    sk_server_t *srv = w->data;
+    (void)loop;
+    (void)revents;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char host[INET6_ADDRSTRLEN] = "?", peer[64];
+        int one = 1;
+        int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR) SK_WARN("event=accept_failed errno=%d", errno);
+            return;
+        }
+        if (srv->cfg->max_connections > 0 && srv->conn_count >= srv->cfg->max_connections) {
+            close(fd);
+            SK_WARN("event=connection_refused reason=max.connections count=%d", srv->conn_count);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+        snprintf(peer, sizeof(peer), "%s", host);
+        sk_conn_accept(srv, fd, peer);
+    }
+}
+
+static int
+server_listen(sk_server_t *srv, const char *host, int port)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[16];
+    int fd = -1, one = 1, rc;
+
+    if (srv->listen_count >= (int)SK_ARRAY_LEN(srv->listen_fds)) return SK_ELIMIT;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    rc = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &res);
+    if (rc != 0) {
+        SK_ERROR("event=listen_failed host=%s port=%d error=\"%s\"", host, port, gai_strerror(rc));
+        return SK_EINVAL;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) goto fail;
+    freeaddrinfo(res);
+    ev_io_init(&srv->listen_io[srv->listen_count], server_on_accept, fd, EV_READ);
+    srv->listen_io[srv->listen_count].data = srv;
+    ev_io_start(srv->loop, &srv->listen_io[srv->listen_count]);
+    srv->listen_fds[srv->listen_count++] = fd;
+    SK_INFO("event=listening host=%s port=%d", host && *host ? host : "*", port);
+    return SK_OK;
+fail:
+    SK_ERROR("event=listen_failed host=%s port=%d errno=%d (%s)", host, port, errno, strerror(errno));
+    if (fd >= 0) close(fd);
+    freeaddrinfo(res);
+    return SK_EIO;
+}
+
+static void
+server_log_defaults(const sk_config_t *cfg, sk_log_config_t *lc)
+{
+    sk_log_config_defaults(lc);
+    lc->segment_bytes = cfg->log_segment_bytes;
+    lc->segment_ms = cfg->log_roll_ms;
+    lc->index_interval_bytes = cfg->log_index_interval_bytes;
+    lc->segment_index_bytes = cfg->log_index_size_max_bytes;
+    lc->flush_interval_messages = cfg->log_flush_interval_messages;
+    lc->flush_interval_ms = cfg->log_flush_interval_ms < 0 ? INT64_MAX : cfg->log_flush_interval_ms;
+    lc->log_append_time = cfg->log_message_timestamp_type_append;
+}
+
+int
+sk_server_new(const sk_config_t *cfg, sk_server_t **out)
+{
+    sk_server_t *srv = calloc(1, sizeof(*srv));
+    sk_meta_options_t mo;
+    int rc = SK_ENOMEM;
+
+    if (!srv) return SK_ENOMEM;
+    srv->cfg = cfg;
+    srv->loop = ev_default_loop(EVFLAG_AUTO);
+    if (!srv->loop) goto fail;
+    (void)sk_crc32c(0, "", 0); /* set up the CRC tables before anything else */
+    server_log_defaults(cfg, &srv->log_defaults);
+    const char *dir = cfg->log_dirs[0];
+    if ((rc = sk_mkdir_p(dir)) != SK_OK) {
+        SK_ERROR("event=data_dir_failed dir=%s errno=%d", dir, errno);
+        goto fail;
+    }
+    if ((rc = sk_logmgr_open(dir, &srv->log_defaults, &srv->logs)) != SK_OK) {
+        SK_ERROR("event=log_open_failed dir=%s rc=%s", dir, sk_strerror(rc));
+        goto fail;
+    }
+    mo = (sk_meta_options_t){.node_id = cfg->node_id,
+                             .data_dir = dir,
+                             .logs = srv->logs,
+                             .log_defaults = &srv->log_defaults,
+                             .max_message_bytes = cfg->message_max_bytes};
+    if ((rc = sk_meta_open(&mo, &srv->meta)) != SK_OK) {
+        SK_ERROR("event=meta_open_failed dir=%s rc=%s", dir, sk_strerror(rc));
+        goto fail;
+    }
+    SK_ASSERT(cfg->advertised_listener_count > 0);
+    srv->adv_host = cfg->advertised_listeners[0].host;
+    srv->adv_port = cfg->advertised_listeners[0].port;
+    for (int i = 0; i < cfg->listener_count; i++) {
+        if ((rc = server_listen(srv, cfg->listeners[i].host, cfg->listeners[i].port)) != SK_OK) goto fail;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    ev_signal_init(&srv->sigterm, server_on_signal, SIGTERM);
+    ev_signal_init(&srv->sigint, server_on_signal, SIGINT);
+    srv->sigterm.data = srv->sigint.data = srv;
+    ev_signal_start(srv->loop, &srv->sigterm);
+    ev_signal_start(srv->loop, &srv->sigint);
+    ev_timer_init(&srv->tick, server_on_tick, SERVER_TICK_S, SERVER_TICK_S);
+    srv->tick.data = srv;
+    ev_timer_start(srv->loop, &srv->tick);
+    srv->last_checkpoint_ms = sk_mono_ms();
+    *out = srv;
+    return SK_OK;
+fail:
+    sk_server_free(srv);
+    return rc;
+}
+
+int
+sk_server_run(sk_server_t *srv)
+{
+    SK_INFO("event=started node_id=%d cluster_id=%s advertised=%s:%d", srv->cfg->node_id,
+            sk_meta_cluster_id(srv->meta), srv->adv_host, srv->adv_port);
+    ev_run(srv->loop, 0);
+    return SK_OK;
+}
+
+void
+sk_server_free(sk_server_t *srv)
+{
+    if (!srv) return;
+    while (srv->conns) sk_conn_close(srv->conns, "shutdown");
+    for (int i = 0; i < srv->listen_count; i++) {
+        ev_io_stop(srv->loop, &srv->listen_io[i]);
+        close(srv->listen_fds[i]);
+    }
+    if (srv->loop) {
+        ev_timer_stop(srv->loop, &srv->tick);
+        ev_signal_stop(srv->loop, &srv->sigterm);
+        ev_signal_stop(srv->loop, &srv->sigint);
+    }
+    sk_meta_close(srv->meta);
+    if (srv->logs) sk_logmgr_close(srv->logs);
+    SK_INFO("event=stopped");
+    free(srv);
+}
+
+int16_t
+sk_server_auto_create(sk_server_t *srv, const char *name, size_t len, sk_topic_t **out)
+{
+    char buf[256], err[256];
+    int rc;
+
+    if (!sk_topic_name_valid(name, len)) return SK_KERR_INVALID_TOPIC_EXCEPTION;
+    if (!srv->cfg->auto_create_topics_enable) return SK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    rc = sk_meta_topic_create(srv->meta, buf, srv->cfg->num_partitions, (int16_t)srv->cfg->default_replication_factor,
+                              NULL, 0, out, err, sizeof(err));
+    if (rc == SK_OK) return SK_KERR_NONE;
+    if (rc == SK_EEXIST) {
+        *out = sk_meta_topic(srv->meta, name, len);
+        return SK_KERR_NONE;
+    }
+    SK_ERROR("event=auto_create_failed topic=%s error=\"%s\"", buf, err);
+    return SK_KERR_KAFKA_STORAGE_ERROR;
+}
