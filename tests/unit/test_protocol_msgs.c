@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -305,6 +306,132 @@ test_bad_lengths(void **state)
     assert_int_equal(sk_ApiVersionsRequest_decode(&rd, 4, &g_arena, &req), SK_ECORRUPT);
 }
 
+/* Fetch v4 request (kafka-python 2.0.2): replica id, isolation level, no sessions. */
+static void
+test_fetch_v4_request(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {
+        0xff, 0xff, 0xff, 0xff, /* replica id -1 */
+        0x00, 0x00, 0x01, 0xf4, /* max wait 500 */
+        0x00, 0x00, 0x00, 0x01, /* min bytes 1 */
+        0x03, 0x20, 0x00, 0x00, /* max bytes 52428800 */
+        0x01,                   /* read_committed */
+        0x00, 0x00, 0x00, 0x01, /* 1 topic */
+        0x00, 0x02, 't', '1',
+        0x00, 0x00, 0x00, 0x01, /* 1 partition */
+        0x00, 0x00, 0x00, 0x03, /* partition 3 */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, /* fetch offset 256 */
+        0x00, 0x10, 0x00, 0x00, /* partition max bytes 1 MiB */
+    };
+    sk_rd_t rd;
+    sk_FetchRequest_t req;
+
+    sk_rd_init(&rd, b, sizeof(b));
+    assert_int_equal(sk_FetchRequest_decode(&rd, 4, &g_arena, &req), SK_OK);
+    assert_int_equal(sk_rd_left(&rd), 0);
+    assert_int_equal(req.replica_id, -1);
+    assert_int_equal(req.max_wait_ms, 500);
+    assert_int_equal(req.min_bytes, 1);
+    assert_int_equal(req.max_bytes, 52428800);
+    assert_int_equal(req.isolation_level, 1);
+    assert_int_equal(req.session_id, 0);     /* v7+: default */
+    assert_int_equal(req.session_epoch, -1); /* v7+: default */
+    assert_int_equal(req.cluster_id.len, -1);
+    assert_int_equal(req.topics_count, 1);
+    assert_str(req.topics[0].topic, "t1");
+    assert_int_equal(req.topics[0].partitions_count, 1);
+    assert_int_equal(req.topics[0].partitions[0].partition, 3);
+    assert_int_equal(req.topics[0].partitions[0].current_leader_epoch, -1);
+    assert_int_equal(req.topics[0].partitions[0].fetch_offset, 256);
+    assert_int_equal(req.topics[0].partitions[0].log_start_offset, -1);
+    assert_int_equal(req.topics[0].partitions[0].partition_max_bytes, 1048576);
+    assert_int_equal(req.forgotten_topics_data_count, 0);
+    assert_int_equal(req.rack_id.len, 0);
+}
+
+/* JoinGroup v5 request: nullable group instance id (null), protocols with bytes. */
+static void
+test_join_group_v5_request(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {
+        0x00, 0x01, 'g',
+        0x00, 0x00, 0x27, 0x10, /* session timeout 10000 */
+        0x00, 0x04, 0x93, 0xe0, /* rebalance timeout 300000 */
+        0x00, 0x00,             /* member id "" */
+        0xff, 0xff,             /* group instance id null */
+        0x00, 0x08, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r',
+        0x00, 0x00, 0x00, 0x01,
+        0x00, 0x05, 'r', 'a', 'n', 'g', 'e',
+        0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0x02, /* metadata bytes */
+    };
+    sk_rd_t rd;
+    sk_JoinGroupRequest_t req;
+
+    sk_rd_init(&rd, b, sizeof(b));
+    assert_int_equal(sk_JoinGroupRequest_decode(&rd, 5, &g_arena, &req), SK_OK);
+    assert_int_equal(sk_rd_left(&rd), 0);
+    assert_str(req.group_id, "g");
+    assert_int_equal(req.session_timeout_ms, 10000);
+    assert_int_equal(req.rebalance_timeout_ms, 300000);
+    assert_int_equal(req.member_id.len, 0);
+    assert_int_equal(req.group_instance_id.len, -1);
+    assert_str(req.protocol_type, "consumer");
+    assert_int_equal(req.protocols_count, 1);
+    assert_str(req.protocols[0].name, "range");
+    assert_int_equal(req.protocols[0].metadata.len, 3);
+    assert_int_equal(req.protocols[0].metadata.ptr[2], 0x02);
+    assert_int_equal(req.reason.len, -1); /* v8+: default null */
+}
+
+/* Encoding records from a file range: the length goes to memory, the bytes stay a file
+ * part of the writer (sendfile), and flattening reads them back. */
+static void
+test_records_from_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sk_msgs_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, "xxHELLOyy", 9), 9);
+    sk_fref_t *file = sk_fref_new(fd);
+    assert_non_null(file);
+
+    sk_FetchResponse_t rsp;
+    sk_FetchResponse_FetchableTopicResponse_t topic;
+    sk_FetchResponse_PartitionData_t part;
+    sk_FetchResponse_init(&rsp);
+    sk_FetchResponse_FetchableTopicResponse_init(&topic);
+    sk_FetchResponse_PartitionData_init(&part);
+    part.records = (sk_records_t){NULL, 5, file, 2};
+    topic.topic = sk_str_c("t");
+    topic.partitions = &part;
+    topic.partitions_count = 1;
+    rsp.responses = &topic;
+    rsp.responses_count = 1;
+
+    sk_wr_t wr;
+    sk_wr_init(&wr, 0);
+    assert_int_equal(sk_FetchResponse_encode(&wr, 11, &rsp), SK_OK);
+    assert_int_equal(wr.total_bytes, wr.len + 5);
+    sk_fref_put(file); /* the writer holds its own ref */
+    uint8_t *flat = NULL;
+    size_t flat_len = 0;
+    assert_int_equal(sk_wr_flatten(&wr, &flat, &flat_len), SK_OK);
+    sk_wr_deinit(&wr);
+
+    sk_rd_t rd;
+    sk_FetchResponse_t back;
+    sk_rd_init(&rd, flat, flat_len);
+    assert_int_equal(sk_FetchResponse_decode(&rd, 11, &g_arena, &back), SK_OK);
+    assert_int_equal(sk_rd_left(&rd), 0);
+    assert_int_equal(back.responses[0].partitions[0].records.len, 5);
+    assert_memory_equal(back.responses[0].partitions[0].records.ptr, "HELLO", 5);
+    free(flat);
+}
+
 /* The API table: keys sorted, versions as specified, lookups by key. */
 static void
 test_api_table(void **state)
@@ -339,6 +466,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_produce_v7_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_v12_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_lengths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_v4_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_group_v5_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_from_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_table, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
