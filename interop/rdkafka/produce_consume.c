@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PARTITION_COUNT 6
 #define VALUE_LEN_MAX 128
@@ -339,6 +340,29 @@ verify_record(verify_t *v, const rd_kafka_message_t *m)
     verify_body(v, m, seq);
 }
 
+/* ListOffsets earliest and latest, retried for a while on the errors a client retries
+ * (a broker that has just started may not lead its partitions yet) */
+static rd_kafka_resp_err_t
+watermarks_query(rd_kafka_t *rk, const char *topic, int p, int64_t *lo, int64_t *hi)
+{
+    int64_t deadline = it_now_ms() + 30000;
+    rd_kafka_resp_err_t err;
+
+    for (;;) {
+        *lo = *hi = -1;
+        err = rd_kafka_query_watermark_offsets(rk, topic, p, lo, hi, 10000);
+        if (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+            err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+            err != RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE &&
+            err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+            err != RD_KAFKA_RESP_ERR__TRANSPORT && err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+            return err;
+        if (it_now_ms() >= deadline) return err;
+        it_note("partition %d: ListOffsets %s, retrying", p, rd_kafka_err2name(err));
+        usleep(500 * 1000);
+    }
+}
+
 /* ListOffsets earliest/latest per partition; fills v->end */
 static void
 verify_watermarks(verify_t *v, rd_kafka_t *rk, const char *topic)
@@ -350,8 +374,7 @@ verify_watermarks(verify_t *v, rd_kafka_t *rk, const char *topic)
     for (seq = 0; seq < v->run->record_count; seq++)
         if (v->run->partition[seq] >= 0) want[v->run->partition[seq]]++;
     for (p = 0; p < PARTITION_COUNT; p++) {
-        lo = hi = -1;
-        err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        err = watermarks_query(rk, topic, p, &lo, &hi);
         it_check(err == 0 && lo == 0 && hi == want[p],
                  "partition %d: ListOffsets %s start %" PRId64 " end %" PRId64
                  ", want 0 and %" PRId64,
@@ -414,6 +437,9 @@ run_verify(const run_t *run, const char *topic)
 
     v.seen = calloc((size_t)run->record_count / 8 + 1, 1);
     if (v.seen == NULL) it_die(test_name, "out of memory");
+    p = it_topic_wait(rk, topic, PARTITION_COUNT, 30000);
+    it_check(p == PARTITION_COUNT, "metadata: topic %s has %d partitions, want %d", topic,
+             p, PARTITION_COUNT);
     verify_watermarks(&v, rk, topic);
     for (p = 0; p < PARTITION_COUNT; p++)
         rd_kafka_topic_partition_list_add(tpl, topic, p)->offset =
