@@ -117,6 +117,7 @@ int sk_h_list_offsets(sk_req_t *r);
 int sk_h_create_topics(sk_req_t *r);
 int sk_h_delete_topics(sk_req_t *r);
 int sk_h_describe_cluster(sk_req_t *r);
+int sk_h_find_coordinator(sk_req_t *r);
 
 /* ---- fetch long-poll (h_fetch.c) ---- */
 /* New data (bytes) on p, or p == NULL: topics changed; parked fetches re-check. */

@@ -16,6 +16,8 @@ const sk_handler_t sk_handlers[] = {
     {SK_API_CREATE_TOPICS, 2, 7, 2, sk_h_create_topics},
     {SK_API_DELETE_TOPICS, 1, 6, 1, sk_h_delete_topics},
     {SK_API_DESCRIBE_CLUSTER, 0, 2, 0, sk_h_describe_cluster},
+    /* Advertised from v0: librdkafka <= 2.11 uses lz4 only when FindCoordinator v0 is. */
+    {SK_API_FIND_COORDINATOR, 0, 6, 0, sk_h_find_coordinator},
 };
 const size_t sk_handler_count = SK_ARRAY_LEN(sk_handlers);
 

@@ -94,3 +94,57 @@ sk_h_describe_cluster(sk_req_t *r)
     sk_req_respond(r, &resp);
     return SK_OK;
 }
+
+/* FindCoordinator (v0-6; batched keys from v4). In a single-node cluster every group's
+ * coordinator is this node. Transaction coordinators do not exist yet, so transactional
+ * keys get COORDINATOR_NOT_AVAILABLE with a message; share groups are not supported. */
+static int16_t
+coordinator_error(int8_t key_type, const char **msg)
+{
+    if (key_type == 0) return SK_KERR_NONE;
+    if (key_type == 1) {
+        *msg = "Transactions are not supported by this broker yet";
+        return SK_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    *msg = "Unsupported coordinator key type";
+    return SK_KERR_INVALID_REQUEST;
+}
+
+int
+sk_h_find_coordinator(sk_req_t *r)
+{
+    sk_server_t *srv = sk_req_server(r);
+    sk_FindCoordinatorRequest_t *req = sk_req_decode(r);
+    sk_FindCoordinatorResponse_t resp;
+    const char *msg = NULL;
+    int16_t err;
+
+    if (!req) return SK_ECORRUPT;
+    sk_FindCoordinatorResponse_init(&resp);
+    err = coordinator_error(req->key_type, &msg);
+    if (r->api_version < 4) {
+        resp.error_code = err;
+        resp.error_message = sk_str_c(msg);
+        resp.node_id = err ? -1 : srv->cfg->node_id;
+        resp.host = sk_str_c(err ? "" : srv->adv_host);
+        resp.port = err ? -1 : srv->adv_port;
+        sk_req_respond(r, &resp);
+        return SK_OK;
+    }
+    if (req->coordinator_keys_count > 0) {
+        resp.coordinators = sk_req_array(r, (size_t)req->coordinator_keys_count, sizeof(*resp.coordinators));
+        if (!resp.coordinators) return SK_ENOMEM;
+    }
+    for (int32_t i = 0; i < req->coordinator_keys_count; i++) {
+        sk_FindCoordinatorResponse_Coordinator_t *c = &resp.coordinators[resp.coordinators_count++];
+        sk_FindCoordinatorResponse_Coordinator_init(c);
+        c->key = req->coordinator_keys[i];
+        c->error_code = err;
+        c->error_message = sk_str_c(msg);
+        c->node_id = err ? -1 : srv->cfg->node_id;
+        c->host = sk_str_c(err ? "" : srv->adv_host);
+        c->port = err ? -1 : srv->adv_port;
+    }
+    sk_req_respond(r, &resp);
+    return SK_OK;
+}
