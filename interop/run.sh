@@ -47,6 +47,7 @@ LOGS="$BIN/logs"
 TMP=$(mktemp -d /tmp/skiff-interop.XXXXXX)
 DATA="$TMP/data"
 BROKER_PID=""
+TEST_PID=""
 PORT=""
 PASSED=0
 FAILED=0
@@ -55,6 +56,7 @@ log() { echo "run.sh: $*" >&2; }
 
 cleanup() {
     trap - EXIT INT TERM
+    [[ -n "$TEST_PID" ]] && kill -TERM "$TEST_PID" 2>/dev/null && wait "$TEST_PID"
     broker_stop >/dev/null 2>&1 || true
     rm -rf "$LOGS"
     mkdir -p "$LOGS"
@@ -170,6 +172,19 @@ result() {   # <name> <ok 0/1> <seconds> <detail>
     fi
 }
 
+# runs a test command in the background, so that a signal to this script is handled
+# at once (bash defers traps until a foreground child exits); output to <out>
+run_bg() {   # <out> <command...>
+    local out=$1 rc
+    shift
+    BOOTSTRAP="127.0.0.1:$PORT" timeout "$TEST_TIMEOUT_S" "$@" >> "$out" 2>&1 &
+    TEST_PID=$!
+    wait "$TEST_PID"
+    rc=$?
+    TEST_PID=""
+    return $rc
+}
+
 # run_test <name> <command...>: runs with BOOTSTRAP set, output to logs/<name>.out
 run_test() {
     local name=$1 out="$TMP/logs/$1.out" t0=$SECONDS rc detail
@@ -178,7 +193,7 @@ run_test() {
     if ! broker_alive; then
         broker_start || { result "$name" 1 0 "broker not running"; return 0; }
     fi
-    BOOTSTRAP="127.0.0.1:$PORT" timeout "$TEST_TIMEOUT_S" "$@" > "$out" 2>&1
+    run_bg "$out" "$@"
     rc=$?
     detail=$(grep -E '^(PASS|FAIL) ' "$out" | tail -n 1)
     [[ -z "$detail" ]] && detail="no verdict line (exit $rc)"
@@ -197,14 +212,12 @@ restart_test() {
     local name=restart t0=$SECONDS out="$TMP/logs/restart.out" ok=1 detail
     [[ -n "$ONLY" && ! "$name" =~ $ONLY ]] && return 0
     broker_alive || broker_start || { result "$name" 1 0 "broker not running"; return 0; }
-    if BOOTSTRAP="127.0.0.1:$PORT" timeout "$TEST_TIMEOUT_S" "$BIN/produce_consume" \
-            produce lz4 it-restart "$TMP/restart.acks" > "$out" 2>&1; then
+    if run_bg "$out" "$BIN/produce_consume" produce lz4 it-restart "$TMP/restart.acks"; then
         if ! broker_stop; then
             detail="broker did not stop cleanly on SIGTERM"
         elif ! broker_start; then
             detail="broker did not start again on the same data"
-        elif BOOTSTRAP="127.0.0.1:$PORT" timeout "$TEST_TIMEOUT_S" "$BIN/produce_consume" \
-                verify lz4 it-restart "$TMP/restart.acks" >> "$out" 2>&1; then
+        elif run_bg "$out" "$BIN/produce_consume" verify lz4 it-restart "$TMP/restart.acks"; then
             ok=0
         fi
     fi
