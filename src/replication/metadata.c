@@ -81,6 +81,8 @@ topic_attach_logs(sk_meta_t *m, sk_topic_t *t)
         if (!p->log) {
             int rc = sk_logmgr_create(m->opt.logs, t->name, i, &t->id, &t->log_cfg, &p->log);
             if (rc != SK_OK) return rc;
+        } else {
+            sk_log_set_config(p->log, &t->log_cfg);
         }
         p->leader_epoch = SK_MAX(0, sk_log_latest_epoch(p->log));
         /* Single node: everything in the log is committed. */

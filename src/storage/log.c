@@ -32,6 +32,13 @@ int64_t sk_log_end_offset(const sk_log_t *log) { return log->leo; }
 int32_t sk_log_segment_count(const sk_log_t *log) { return log->seg_count; }
 int64_t sk_log_high_watermark(const sk_log_t *log) { return log->hw; }
 
+void
+sk_log_set_config(sk_log_t *log, const sk_log_config_t *cfg)
+{
+    /* Takes effect from the next append; index sizes from the next roll. */
+    log->cfg = *cfg;
+}
+
 int64_t
 sk_log_size_bytes(const sk_log_t *log)
 {
@@ -430,10 +437,65 @@ sk_log_read(sk_log_t *log, int64_t offset, int32_t max_bytes, int64_t max_offset
 
 /* ---- timestamps ---- */
 
+/* ---- lookups by time: Kafka answers with single records, so the batch that the
+ * indexes lead to is read and its records searched (LogAppendTime batches carry one
+ * timestamp for all records and need no read). ---- */
+
+typedef struct ts_find {
+    int64_t ts;         /* wanted: first record with timestamp >= ts (or == ts if exact) */
+    int64_t min_offset; /* records below this (log start) do not count */
+    bool exact;
+    int64_t offset;     /* out */
+    int64_t found_ts;   /* out */
+} ts_find_t;
+
+static int
+ts_find_cb(void *ctx, const sk_record_t *r)
+{
+    ts_find_t *f = ctx;
+    if (r->offset < f->min_offset) return SK_OK;
+    if (f->exact ? r->timestamp != f->ts : r->timestamp < f->ts) return SK_OK;
+    f->offset = r->offset;
+    f->found_ts = r->timestamp;
+    return SK_EEXIST; /* stop */
+}
+
+/* Search the records of the batch with header h at pos. SK_OK when found. */
+static int
+log_batch_find_ts(const sk_seg_t *seg, int64_t pos, const sk_batch_hdr_t *h, ts_find_t *f)
+{
+    size_t len = (size_t)h->batch_length + SK_LOG_OVERHEAD;
+    uint8_t *buf;
+    size_t got = 0;
+    int rc;
+
+    if (h->attributes & SK_ATTR_LOG_APPEND_TIME) {
+        if (f->exact ? h->max_timestamp != f->ts : h->max_timestamp < f->ts) return SK_ENOENT;
+        f->offset = SK_MAX(h->base_offset, f->min_offset);
+        f->found_ts = h->max_timestamp;
+        return SK_OK;
+    }
+    buf = malloc(len);
+    if (!buf) return SK_ENOMEM;
+    while (got < len) {
+        ssize_t n = pread(seg->log->fd, buf + got, len - got, (off_t)(pos + (int64_t)got));
+        if (n <= 0) {
+            free(buf);
+            return SK_EIO;
+        }
+        got += (size_t)n;
+    }
+    rc = sk_batch_foreach_record(buf, len, SK_LOOKUP_DECOMPRESS_MAX, ts_find_cb, f);
+    free(buf);
+    if (rc == SK_EEXIST) return SK_OK;
+    return rc == SK_OK ? SK_ENOENT : rc;
+}
+
 int
 sk_log_offset_for_time(sk_log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
     uint8_t buf[SK_SCAN_BLOCK_BYTES];
+    ts_find_t f = {.ts = ts, .min_offset = log->start_offset};
     sk_scan_t s;
     sk_batch_hdr_t h;
     int rc;
@@ -455,9 +517,13 @@ sk_log_offset_for_time(sk_log_t *log, int64_t ts, int64_t *offset, int64_t *foun
         sk_scan_init(&s, seg->log->fd, seg->size_bytes, buf, sizeof(buf));
         while (found && (rc = sk_scan_hdr(&s, pos, &h)) == SK_OK) {
             if (h.max_timestamp >= ts && h.base_offset + h.last_offset_delta >= log->start_offset) {
-                *offset = SK_MAX(h.base_offset, log->start_offset);
-                *found_ts = h.max_timestamp;
-                return SK_OK;
+                rc = log_batch_find_ts(seg, pos, &h, &f);
+                if (rc == SK_OK) {
+                    *offset = f.offset;
+                    *found_ts = f.found_ts;
+                    return SK_OK;
+                }
+                if (rc != SK_ENOENT) return rc;
             }
             pos += (int64_t)h.batch_length + SK_LOG_OVERHEAD;
         }
@@ -470,11 +536,25 @@ int
 sk_log_max_timestamp(sk_log_t *log, int64_t *offset, int64_t *ts)
 {
     const sk_seg_t *best = NULL;
+    sk_batch_hdr_t h;
+    int64_t pos = 0;
+    bool found = false;
+    int rc;
+
     for (int32_t i = 0; i < log->seg_count; i++) {
         const sk_seg_t *seg = log->segs[i];
         if (seg->max_ts >= 0 && (!best || seg->max_ts > best->max_ts)) best = seg;
     }
     if (!best) return SK_ENOENT;
+    /* The first record carrying the maximum inside the batch that holds it. */
+    rc = sk_seg_find(best, best->max_ts_offset, &pos, &h, &found);
+    if (rc != SK_OK) return rc;
+    ts_find_t f = {.ts = best->max_ts, .min_offset = log->start_offset, .exact = true};
+    if (found && log_batch_find_ts(best, pos, &h, &f) == SK_OK) {
+        *offset = f.offset;
+        *ts = f.found_ts;
+        return SK_OK;
+    }
     *offset = best->max_ts_offset;
     *ts = best->max_ts;
     return SK_OK;

@@ -10,13 +10,18 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define TOPIC_NAME_MAX 249
 
+#define LOCK_FILE ".lock"
+
 struct sk_logmgr {
     char *dir;               /* owned */
+    int lock_fd;             /* owned: holds an exclusive flock on <dir>/.lock */
     sk_log_config_t defaults;
     sk_map_t logs;           /* "<topic>-<partition>" -> sk_log_t * (owned) */
 };
@@ -130,8 +135,25 @@ mgr_free(sk_logmgr_t *mgr)
     sk_map_entry_t *e;
     for (size_t i = 0; sk_map_next(&mgr->logs, &i, &e);) sk_log_close(e->value, false);
     sk_map_deinit(&mgr->logs);
+    if (mgr->lock_fd >= 0) close(mgr->lock_fd);
     free(mgr->dir);
     free(mgr);
+}
+
+/* One process per data directory, as Kafka's .lock file ensures: a second broker on the
+ * same directory would interleave appends and checkpoints. */
+static int
+mgr_lock(sk_logmgr_t *mgr)
+{
+    char path[SK_PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", mgr->dir, LOCK_FILE);
+    mgr->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (mgr->lock_fd < 0) return SK_EIO;
+    if (flock(mgr->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        SK_ERROR("event=data_dir_locked dir=%s reason=\"another process is using this data directory\"", mgr->dir);
+        return SK_EEXIST;
+    }
+    return SK_OK;
 }
 
 static int
@@ -201,10 +223,12 @@ sk_logmgr_open(const char *dir, const sk_log_config_t *defaults, sk_logmgr_t **o
     sk_logmgr_t *mgr = calloc(1, sizeof(*mgr));
 
     for (int i = 0; i < 3; i++) sk_map_init(&idx[i]);
+    if (mgr) mgr->lock_fd = -1;
     if (!mgr || !(mgr->dir = strdup(dir))) goto fail;
     mgr->defaults = *defaults;
     sk_map_init(&mgr->logs);
     rc = sk_mkdir_p(dir);
+    if (rc == SK_OK) rc = mgr_lock(mgr);
     if (rc != SK_OK) goto fail;
     snprintf(marker, sizeof(marker), "%s/%s", dir, SK_CLEAN_SHUTDOWN_FILE);
     bool clean = access(marker, F_OK) == 0;
@@ -296,6 +320,7 @@ sk_logmgr_close(sk_logmgr_t *mgr)
     } else {
         SK_WARN("event=unclean_close dir=%s", mgr->dir);
     }
+    if (mgr->lock_fd >= 0) close(mgr->lock_fd);
     free(mgr->dir);
     free(mgr);
 }

@@ -82,6 +82,8 @@ int64_t sk_log_high_watermark(const sk_log_t *log);
 void sk_log_set_high_watermark(sk_log_t *log, int64_t hw);
 /* Latest leader epoch and its start offset from leader-epoch-checkpoint (-1 if none). */
 int32_t sk_log_latest_epoch(const sk_log_t *log);
+/* Replace the log's settings (topic overrides changed or loaded). */
+void sk_log_set_config(sk_log_t *log, const sk_log_config_t *cfg);
 
 /* Append one validated magic-2 batch (batch is writable: base offset, partition leader
  * epoch and, for LogAppendTime, max timestamp + attributes + CRC are rewritten in
@@ -96,11 +98,11 @@ int sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoc
  * SK_ERANGE if offset < log start or > LEO. */
 int sk_log_read(sk_log_t *log, int64_t offset, int32_t max_bytes, int64_t max_offset, bool min_one,
                 sk_log_slice_t *out);
-/* Earliest offset whose batch max timestamp >= ts (via the time index), or SK_ENOENT
- * when none (the caller answers -1 / LEO as Kafka does). *found_ts gets that batch's
- * max timestamp. */
+/* Offset and timestamp of the first record (at or after the log start) whose timestamp
+ * is >= ts, found through the time index and then the records of one batch; SK_ENOENT
+ * when there is none (the caller answers -1 as Kafka does). */
 int sk_log_offset_for_time(sk_log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts);
-/* Offset and timestamp of the record with the largest timestamp (ListOffsets -3). */
+/* Offset and timestamp of the first record with the largest timestamp (ListOffsets -3). */
 int sk_log_max_timestamp(sk_log_t *log, int64_t *offset, int64_t *ts);
 int sk_log_flush(sk_log_t *log); /* fsync the active segment and indexes */
 /* Walk every invariant (tests call it after each step). */

@@ -24,6 +24,7 @@
 #define SK_SCAN_BLOCK_BYTES (16 * 1024)  /* one pread while scanning batch headers */
 #define SK_META_FILE_MAX_BYTES (64u << 20) /* cap on checkpoint files we read */
 #define SK_PATH_MAX 4096
+#define SK_LOOKUP_DECOMPRESS_MAX (256u << 20) /* cap when a time lookup reads a batch */
 _Static_assert(SK_SCAN_BLOCK_BYTES >= SK_BATCH_HEADER_SIZE, "scan block holds a header");
 
 /* ---- index.c: one .index or .timeindex file ----

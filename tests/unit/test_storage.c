@@ -267,16 +267,19 @@ test_timestamps(void **state)
 
     assert_int_equal(sk_log_offset_for_time(log, 0, &off, &ts), SK_OK);
     assert_int_equal(off, 0);
-    assert_int_equal(ts, 1001);
+    assert_int_equal(ts, 1000); /* a record, not the batch maximum */
     assert_int_equal(sk_log_offset_for_time(log, 4000, &off, &ts), SK_OK);
-    assert_int_equal(off, 2); /* second batch, max ts 5001 */
+    assert_int_equal(off, 2); /* second batch (5000, 5001): its first record */
+    assert_int_equal(ts, 5000);
+    assert_int_equal(sk_log_offset_for_time(log, 5001, &off, &ts), SK_OK);
+    assert_int_equal(off, 3); /* inside the second batch: its second record */
     assert_int_equal(ts, 5001);
     assert_int_equal(sk_log_offset_for_time(log, 5002, &off, &ts), SK_OK);
-    assert_int_equal(off, 6); /* fourth batch, 6001 */
+    assert_int_equal(off, 6); /* fourth batch, 6000 */
     /* In a later round, found through the time index of a later segment. */
     assert_int_equal(sk_log_offset_for_time(log, 700000 + 8500, &off, &ts), SK_OK);
     assert_int_equal(off, 7 * 16 + 10);
-    assert_int_equal(ts, 709001);
+    assert_int_equal(ts, 709000);
     assert_int_equal(sk_log_offset_for_time(log, 10000000, &off, &ts), SK_ENOENT);
     assert_int_equal(sk_log_max_timestamp(log, &off, &ts), SK_OK);
     assert_int_equal(ts, 912001);
