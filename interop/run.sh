@@ -14,8 +14,9 @@
 #
 # env N overrides the record count; env INTEROP_CFLAGS replaces -O2 when compiling
 # the test programs (e.g. "-O1 -g -fsanitize=address,undefined"). Prints one line per
-# test and finally exactly "interop: <n> passed, <n> failed"; exits non-zero if anything failed.
-# A broker that dies during a test fails that test and is started again (same data dir) for the next.
+# test and finally exactly "interop: <n> passed, <n> failed"; exits non-zero if
+# anything failed. A broker that dies during a test fails that test and is started
+# again (same data dir) for the next.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,7 +33,7 @@ while [[ $# -gt 0 ]]; do
         --broker) BROKER=$2; shift 2 ;;
         --quick) QUICK=1; shift ;;
         --only) ONLY=$2; shift 2 ;;
-        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
