@@ -124,7 +124,6 @@ broker_start() {
     [[ -x "$BUILD_DIR/skiffd" ]] || { log "no $BUILD_DIR/skiffd"; return 1; }
     "$BUILD_DIR/skiffd" --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
         --override "log.dirs=$DATA/logs" --override num.partitions=4 \
-        --override auto.create.topics.enable=true \
         >> "$DATA/skiffd.log" 2>&1 < /dev/null &
     BROKER_PID=$!
     for ((i = 0; i < 60; i++)); do
