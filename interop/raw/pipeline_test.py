@@ -112,7 +112,7 @@ def test_pipelining():
     print("PASS pipelining: %d requests answered in order" % n if not FAILS else "FAIL pipelining", flush=True)
 
 
-def produce_batch_v2(n_records, value_size):
+def produce_batch_v2(n_records, value_size, ts=None):
     """An uncompressed magic-2 batch with n records (CRC-32C computed here)."""
     def varint(v):
         v = (v << 1) ^ (v >> 63)
@@ -128,7 +128,7 @@ def produce_batch_v2(n_records, value_size):
     for i in range(n_records):
         body = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(value)) + value + varint(0)
         recs += varint(len(body)) + body
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if ts is None else ts
     after_crc = struct.pack(">hiqqqhii", 0, n_records - 1, now, now, -1, -1, -1, n_records) + bytes(recs)
     crc = crc32c(after_crc)
     inner = struct.pack(">ibI", 0, 2, crc) + after_crc
@@ -235,10 +235,40 @@ def test_bad_frames():
     print("%s bad frames" % ("PASS" if not FAILS else "FAIL"), flush=True)
 
 
+def produce_error(body):
+    """Error code of the single partition in a Produce v3 response body."""
+    # topics[1]: name, partitions[1]: index, error_code
+    pos = 4
+    nlen = struct.unpack(">h", body[pos:pos + 2])[0]
+    pos += 2 + nlen + 4 + 4
+    return struct.unpack(">h", body[pos:pos + 2])[0]
+
+
+def test_produce_errors():
+    topic = "raw-produce-errors"
+    s = conn()
+    s.sendall(frame(3, 1, 1, metadata_v1_body([topic])))
+    read_response(s)
+    future = int(time.time() * 1000) + 2 * 3600 * 1000
+    s.sendall(produce_v3(2, topic, produce_batch_v2(3, 10, ts=future)))
+    check(produce_error(read_response(s)[1]) == 32, "record 2 h in the future: want INVALID_TIMESTAMP")
+    bad = bytearray(produce_batch_v2(3, 10))
+    bad[-1] ^= 0xFF  # breaks the CRC
+    s.sendall(produce_v3(3, topic, bytes(bad)))
+    check(produce_error(read_response(s)[1]) == 2, "wrong CRC: want CORRUPT_MESSAGE")
+    s.sendall(produce_v3(4, "raw-no-such-topic-x", produce_batch_v2(1, 10)))
+    check(produce_error(read_response(s)[1]) == 3, "unknown topic: want UNKNOWN_TOPIC_OR_PARTITION")
+    s.sendall(produce_v3(5, topic, produce_batch_v2(2, 10)))
+    check(produce_error(read_response(s)[1]) == 0, "valid batch after errors: want NONE")
+    s.close()
+    print("%s produce errors" % ("PASS" if not FAILS else "FAIL"), flush=True)
+
+
 def main():
     pid = os.environ.get("BROKER_PID")
     test_pipelining()
     test_bad_frames()
+    test_produce_errors()
     test_slow_reader(pid)
     if FAILS:
         print("FAIL raw: %d failed checks" % len(FAILS))

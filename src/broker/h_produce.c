@@ -9,6 +9,23 @@
 
 typedef sk_ProduceResponse_PartitionProduceResponse_t pr_res_t;
 
+/* message.timestamp.after.max.ms (CreateTime topics): no record may be further in the
+ * future than this; the batch's maximum decides. */
+static int16_t
+produce_check_time(sk_server_t *srv, const sk_topic_t *t, const sk_batch_info_t *info, int64_t now)
+{
+    char buf[32];
+    bool is_default;
+    const char *v;
+    int64_t after;
+
+    if (t->log_cfg.log_append_time) return SK_KERR_NONE;
+    v = sk_topic_config_value(srv->meta, t, "message.timestamp.after.max.ms", &is_default, buf, sizeof(buf));
+    after = v ? strtoll(v, NULL, 10) : INT64_MAX;
+    if (after < INT64_MAX - now && info->max_timestamp > now + after) return SK_KERR_INVALID_TIMESTAMP;
+    return SK_KERR_NONE;
+}
+
 static int16_t
 produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *recs, pr_res_t *res)
 {
@@ -42,7 +59,12 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
     }
     rc = sk_batch_validate(batch, len, &chk, &info, &kerr);
     if (rc != SK_OK) goto out;
-    rc = sk_partition_append(p, batch, len, sk_wall_ms(), &ai);
+    int64_t now = sk_wall_ms();
+    if ((kerr = produce_check_time(srv, t, &info, now)) != SK_KERR_NONE) {
+        rc = SK_EINVAL;
+        goto out;
+    }
+    rc = sk_partition_append(p, batch, len, now, &ai);
     if (rc != SK_OK) {
         kerr = rc == SK_EIO ? SK_KERR_KAFKA_STORAGE_ERROR : SK_KERR_UNKNOWN_SERVER_ERROR;
         goto out;
