@@ -106,6 +106,14 @@ pick_port() {   # a free port whose successor is free too (Kafka's controller)
 
 answers() { kcat -b "127.0.0.1:$PORT" -L -m 2 >/dev/null 2>&1; }
 
+log_dir() {   # the broker's log.dirs
+    if [[ "$BROKER" == kafka ]]; then echo "$DATA/data"; else echo "$DATA/logs"; fi
+}
+
+broker_pid() {
+    if [[ "$BROKER" == kafka ]]; then cat "$DATA/kafka.pid" 2>/dev/null; else echo "$BROKER_PID"; fi
+}
+
 broker_alive() {
     if [[ "$BROKER" == kafka ]]; then
         [[ -f "$DATA/kafka.pid" ]] && kill -0 "$(cat "$DATA/kafka.pid")" 2>/dev/null
@@ -198,7 +206,7 @@ run_test() {
     run_bg "$out" "$@"
     rc=$?
     detail=$(grep -E '^(PASS|FAIL) ' "$out" | tail -n 1)
-    [[ -z "$detail" ]] && detail="no verdict line (exit $rc)"
+    [[ -z "$detail" ]] && detail="$(grep -v '^\s*$' "$out" | tail -n 1) (exit $rc)"
     if ! broker_alive; then
         rc=1
         detail="broker died during the test; $detail"
@@ -237,12 +245,18 @@ main() {
     broker_start || { result broker-start 1 0 "broker did not start"; }
     for codec in none gzip snappy lz4 zstd; do
         run_test "produce_consume[$codec]" "$BIN/produce_consume" both "$codec" "it-pc-$codec"
+        # the records round-tripped; were they really stored with that codec?
+        [[ -f "$HERE/raw/segment_codecs.py" ]] &&
+            run_test "stored_codec[$codec]" python3 "$HERE/raw/segment_codecs.py" \
+                "$(log_dir)" "it-pc-$codec" "$codec"
     done
     run_test offsets_for_times "$BIN/offsets_for_times" it-oft
     run_test admin "$BIN/admin" it-admin
     restart_test
     run_test kcat "$HERE/kcat.sh" it-kcat
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
+    [[ -f "$HERE/raw/pipeline_test.py" ]] &&
+        BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
     echo "interop: $PASSED passed, $FAILED failed"
     [[ $FAILED -eq 0 ]]
 }
