@@ -704,6 +704,7 @@ check_text(const cfg_entry_t *e, const char *v, char *err, size_t err_len)
                 return value_error(e, v, err, err_len, why);
             }
         }
+        /* a process needs a role; log.cleanup.policy may be empty */
         if (!list_start(v) && e->values == roles_values) return value_error(e, v, err, err_len, "must not be empty");
     }
     if (e->check && e->check(v, why, sizeof(why)) != SK_OK) return value_error(e, v, err, err_len, why);

@@ -199,6 +199,8 @@ int sk_config_set(sk_config_t *c, const char *key, const char *value, char *err,
  * names the first); SK_EINVAL on a bad value or syntax (stops; err says file:line);
  * SK_EIO when the file cannot be read. */
 int sk_config_load_file(sk_config_t *c, const char *path, char *err, size_t err_len);
+/* Cross-checks and derived values (listeners, log_dirs, resolved *_ms, ...). Call it
+ * again after any later sk_config_set(); on failure the derived fields are empty. */
 int sk_config_finish(sk_config_t *c, char *err, size_t err_len); /* cross-checks, derived */
 /* skiffd [server.properties] [--override key=value ...] [--help] [--version]:
    returns SK_OK to run, or SK_AGAIN meaning "exit now with *exit_code" (help,
