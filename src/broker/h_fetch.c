@@ -8,8 +8,6 @@
  * requests. Topics are named by id from v13. */
 #include "broker_int.h"
 
-#define FETCH_WAIT_MAX_MS 3600000
-
 struct sk_fetch_wait {
     sk_fetch_wait_t *prev, *next; /* server list */
     sk_req_t *req;                /* borrowed: parked request (its parked points here) */
@@ -249,7 +247,7 @@ sk_h_fetch(sk_req_t *r)
     w->fr = fr;
     w->bytes_ready = b.total_bytes;
     r->parked = w;
-    ev_timer_init(&w->timer, fetch_on_timeout, SK_MIN(fr->max_wait_ms, FETCH_WAIT_MAX_MS) / 1000.0, 0);
+    ev_timer_init(&w->timer, fetch_on_timeout, SK_MIN((int64_t)fr->max_wait_ms, srv->cfg->fetch_max_wait_cap_ms) / 1000.0, 0);
     w->timer.data = w;
     ev_timer_start(srv->loop, &w->timer);
     w->next = srv->fetch_waits;
