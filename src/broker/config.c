@@ -171,7 +171,7 @@ static const cfg_entry_t cfg_table[] = {
            "Memory one request may use for its decoded form; over it the request fails."),
     E_LONG("skiff.connection.write.queue.max.bytes", connection_write_queue_max_bytes, 1024, (int64_t)1 << 40,
            "16777216", U, "Response bytes queued on a connection before reading pauses (back-pressure)."),
-    E_LONG("skiff.fetch.max.wait.cap.ms", fetch_max_wait_cap_ms, 0, 86400000, "3600000", A,
+    E_LONG("skiff.fetch.max.wait.cap.ms", fetch_max_wait_cap_ms, 0, 86400000, "3600000", U,
            "Upper bound on a Fetch's max.wait.ms, however long the client asks to wait."),
 };
 #define CFG_COUNT SK_ARRAY_LEN(cfg_table)
