@@ -237,6 +237,20 @@ restart_test() {
     return 0
 }
 
+# the broker must stop cleanly on SIGTERM (exit 0: no crash, no sanitizer report)
+final_stop() {
+    local t0=$SECONDS ok=0 detail="exit 0 on SIGTERM" logf="$DATA/skiffd.log"
+    [[ "$BROKER" == skiff ]] || return 0
+    broker_alive || { result clean-shutdown 1 0 "broker was not running at the end"; return 0; }
+    broker_stop || { ok=1; detail="non-zero exit or had to be killed"; }
+    if [[ -f "$logf" ]] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$logf"; then
+        ok=1
+        detail="sanitizer report in the broker log"
+    fi
+    result clean-shutdown $ok $((SECONDS - t0)) "$detail"
+    return 0
+}
+
 main() {
     local codec
     compile
@@ -257,6 +271,7 @@ main() {
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
         BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
+    final_stop
     echo "interop: $PASSED passed, $FAILED failed"
     [[ $FAILED -eq 0 ]]
 }
