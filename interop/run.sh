@@ -271,6 +271,7 @@ main() {
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
         BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
+    run_test raw-api python3 "$HERE/raw/api_checks.py"
     final_stop
     echo "interop: $PASSED passed, $FAILED failed"
     [[ $FAILED -eq 0 ]]
