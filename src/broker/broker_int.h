@@ -104,6 +104,10 @@ void sk_req_free(sk_req_t *r);
 void sk_req_respond(sk_req_t *r, const void *resp);
 void sk_req_finish_silent(sk_req_t *r);  /* no response (acks=0) */
 void sk_req_fail_close(sk_req_t *r, const char *why); /* close the connection at this request */
+/* Parse the request header of a frame into r (api key, version, correlation id, client
+ * id, body); SK_ECORRUPT when malformed. What sk_dispatch does first; the frame fuzz
+ * target calls it directly. */
+int sk_req_header_parse(sk_req_t *r, const uint8_t *frame, size_t len);
 const sk_handler_t *sk_handler_find(int16_t key);
 extern const sk_handler_t sk_handlers[];
 extern const size_t sk_handler_count;
@@ -118,6 +122,10 @@ int sk_h_create_topics(sk_req_t *r);
 int sk_h_delete_topics(sk_req_t *r);
 int sk_h_describe_cluster(sk_req_t *r);
 int sk_h_find_coordinator(sk_req_t *r);
+int sk_h_describe_configs(sk_req_t *r);
+int sk_h_alter_configs(sk_req_t *r);
+int sk_h_incremental_alter_configs(sk_req_t *r);
+int sk_h_create_partitions(sk_req_t *r);
 
 /* ---- fetch long-poll (h_fetch.c) ---- */
 /* New data (bytes) on p, or p == NULL: topics changed; parked fetches re-check. */

@@ -832,6 +832,12 @@ sk_config_set(sk_config_t *c, const char *key, const char *value, char *err, siz
     return config_set_src(c, key, value, SK_CONFIG_SRC_OVERRIDE, err, err_len);
 }
 
+const char *
+sk_config_key_name(size_t i)
+{
+    return i < CFG_COUNT ? cfg_table[i].name : NULL;
+}
+
 int
 sk_config_source(const sk_config_t *c, const char *key)
 {

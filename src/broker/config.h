@@ -212,6 +212,8 @@ void sk_cli_usage(FILE *out); /* --help text: usage, options, the key table */
 /* Current value of key as text (as DescribeConfigs shows it); a null value yields "".
  * SK_ENOENT unknown key, SK_ELIMIT when out_len is too small. */
 int sk_config_get_string(const sk_config_t *c, const char *key, char *out, size_t out_len);
+/* The i-th key of the table (for listing all of them), NULL past the end. */
+const char *sk_config_key_name(size_t i);
 /* Where key's value came from; SK_ENOENT (negative) for an unknown key. */
 int sk_config_source(const sk_config_t *c, const char *key);
 /* The Kafka name of a security protocol ("PLAINTEXT", ...). */

@@ -18,6 +18,10 @@ const sk_handler_t sk_handlers[] = {
     {SK_API_DESCRIBE_CLUSTER, 0, 2, 0, sk_h_describe_cluster},
     /* Advertised from v0: librdkafka <= 2.11 uses lz4 only when FindCoordinator v0 is. */
     {SK_API_FIND_COORDINATOR, 0, 6, 0, sk_h_find_coordinator},
+    {SK_API_DESCRIBE_CONFIGS, 1, 4, 1, sk_h_describe_configs},
+    {SK_API_ALTER_CONFIGS, 0, 2, 0, sk_h_alter_configs},
+    {SK_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 0, sk_h_incremental_alter_configs},
+    {SK_API_CREATE_PARTITIONS, 0, 3, 0, sk_h_create_partitions},
 };
 const size_t sk_handler_count = SK_ARRAY_LEN(sk_handlers);
 
@@ -168,6 +172,12 @@ req_parse_header(sk_req_t *r, const uint8_t *frame, size_t len)
     r->body = frame + rd.pos;
     r->body_len = len - rd.pos;
     return SK_OK;
+}
+
+int
+sk_req_header_parse(sk_req_t *r, const uint8_t *frame, size_t len)
+{
+    return req_parse_header(r, frame, len);
 }
 
 void

@@ -409,3 +409,54 @@ sk_meta_topic_delete(sk_meta_t *m, sk_topic_t *t)
     int r = meta_save(m);
     return rc != SK_OK ? rc : r;
 }
+
+int
+sk_meta_topic_set_configs(sk_meta_t *m, sk_topic_t *t, const sk_topic_cfg_t *cfgs, int32_t cfg_count)
+{
+    sk_topic_cfg_t *old = t->configs;
+    int32_t old_count = t->config_count;
+    int rc = SK_OK;
+
+    t->configs = NULL;
+    t->config_count = 0;
+    for (int32_t i = 0; i < cfg_count && rc == SK_OK; i++) rc = topic_add_config(t, cfgs[i].name, cfgs[i].value);
+    if (rc != SK_OK) { /* keep the old overrides */
+        for (int32_t i = 0; i < t->config_count; i++) {
+            free(t->configs[i].name);
+            free(t->configs[i].value);
+        }
+        free(t->configs);
+        t->configs = old;
+        t->config_count = old_count;
+        return rc;
+    }
+    for (int32_t i = 0; i < old_count; i++) {
+        free(old[i].name);
+        free(old[i].value);
+    }
+    free(old);
+    meta_topic_log_config(m, t);
+    for (int32_t i = 0; i < t->partition_count; i++) sk_log_set_config(t->partitions[i].log, &t->log_cfg);
+    SK_INFO("event=topic_configs topic=%s overrides=%d", t->name, t->config_count);
+    return meta_save(m);
+}
+
+int
+sk_meta_topic_add_partitions(sk_meta_t *m, sk_topic_t *t, int32_t partitions)
+{
+    sk_partition_t *p;
+    int32_t old = t->partition_count;
+    int rc;
+
+    SK_ASSERT(partitions > old);
+    p = realloc(t->partitions, (size_t)partitions * sizeof(*p));
+    if (!p) return SK_ENOMEM;
+    memset(p + old, 0, (size_t)(partitions - old) * sizeof(*p));
+    t->partitions = p;
+    t->partition_count = partitions;
+    /* realloc may have moved the array: re-point every partition at its topic. */
+    rc = topic_attach_logs(m, t);
+    if (rc == SK_OK) rc = meta_save(m);
+    SK_INFO("event=topic_partitions topic=%s from=%d to=%d rc=%s", t->name, old, partitions, sk_strerror(rc));
+    return rc;
+}

@@ -80,6 +80,11 @@ extern const char *const sk_topic_config_names[];
 int sk_meta_topic_create(sk_meta_t *m, const char *name, int32_t partitions, int16_t replication_factor,
                          const sk_topic_cfg_t *cfgs, int32_t cfg_count, sk_topic_t **out, char *err,
                          size_t err_len);
+/* Replace all config overrides of a topic (checked by the caller), apply them to its
+ * logs and persist the image. */
+int sk_meta_topic_set_configs(sk_meta_t *m, sk_topic_t *t, const sk_topic_cfg_t *cfgs, int32_t cfg_count);
+/* Grow a topic to partitions (> current count): new logs, persisted image. */
+int sk_meta_topic_add_partitions(sk_meta_t *m, sk_topic_t *t, int32_t partitions);
 /* Delete a topic and its logs, persist the image. */
 int sk_meta_topic_delete(sk_meta_t *m, sk_topic_t *t);
 
