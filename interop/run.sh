@@ -266,6 +266,7 @@ main() {
     done
     run_test offsets_for_times "$BIN/offsets_for_times" it-oft
     run_test admin "$BIN/admin" it-admin
+    run_test configs "$BIN/configs" it-configs
     restart_test
     run_test kcat "$HERE/kcat.sh" it-kcat
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
