@@ -87,6 +87,7 @@ typedef struct sk_server {
     const char *adv_host;    /* borrowed: cfg */
     int32_t adv_port;
     int64_t last_checkpoint_ms;
+    int64_t last_retention_ms;  /* monotonic time of the last retention pass */
     bool stopping;
 } sk_server_t;
 
@@ -126,6 +127,9 @@ int sk_h_describe_configs(sk_req_t *r);
 int sk_h_alter_configs(sk_req_t *r);
 int sk_h_incremental_alter_configs(sk_req_t *r);
 int sk_h_create_partitions(sk_req_t *r);
+int sk_h_delete_records(sk_req_t *r);
+/* Retention pass over every topic (h_records.c); called from the tick. */
+void sk_server_retention(sk_server_t *srv, int64_t now_ms);
 
 /* ---- fetch long-poll (h_fetch.c) ---- */
 /* New data (bytes) on p, or p == NULL: topics changed; parked fetches re-check. */

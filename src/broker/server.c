@@ -36,6 +36,10 @@ server_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     sk_logmgr_flush_due(srv->logs, sk_wall_ms());
     sk_conn_close_idle(srv, now);
+    if (now - srv->last_retention_ms >= srv->cfg->log_retention_check_interval_ms) {
+        srv->last_retention_ms = now;
+        sk_server_retention(srv, sk_wall_ms());
+    }
     if (now - srv->last_checkpoint_ms >= SERVER_CHECKPOINT_MS) {
         srv->last_checkpoint_ms = now;
         sk_logmgr_checkpoint(srv->logs);
@@ -147,7 +151,9 @@ sk_server_new(const sk_config_t *cfg, sk_server_t **out)
                              .data_dir = dir,
                              .logs = srv->logs,
                              .log_defaults = &srv->log_defaults,
-                             .max_message_bytes = cfg->message_max_bytes};
+                             .max_message_bytes = cfg->message_max_bytes,
+                             .retention_ms = cfg->log_retention_ms,
+                             .retention_bytes = cfg->log_retention_bytes};
     if ((rc = sk_meta_open(&mo, &srv->meta)) != SK_OK) {
         SK_ERROR("event=meta_open_failed dir=%s rc=%s", dir, sk_strerror(rc));
         goto fail;
@@ -167,7 +173,7 @@ sk_server_new(const sk_config_t *cfg, sk_server_t **out)
     ev_timer_init(&srv->tick, server_on_tick, SERVER_TICK_S, SERVER_TICK_S);
     srv->tick.data = srv;
     ev_timer_start(srv->loop, &srv->tick);
-    srv->last_checkpoint_ms = sk_mono_ms();
+    srv->last_checkpoint_ms = srv->last_retention_ms = sk_mono_ms();
     *out = srv;
     return SK_OK;
 fail:

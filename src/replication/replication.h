@@ -45,6 +45,8 @@ typedef struct sk_meta_options {
     sk_logmgr_t *logs;             /* borrowed */
     const sk_log_config_t *log_defaults;
     int64_t max_message_bytes;     /* broker message.max.bytes (topic max.message.bytes default) */
+    int64_t retention_ms;          /* broker log.retention.* resolved (-1 = forever) */
+    int64_t retention_bytes;       /* broker log.retention.bytes (-1 = no limit) */
 } sk_meta_options_t;
 
 /* Open the metadata image: read or create meta.properties (cluster.id, node.id), load
@@ -70,6 +72,8 @@ int sk_topic_config_check(const char *name, const char *value, char *err, size_t
  * *is_default says whether it came from the defaults. NULL if the name is unknown. */
 const char *sk_topic_config_value(const sk_meta_t *m, const sk_topic_t *t, const char *name, bool *is_default,
                                   char *buf, size_t buf_len);
+/* Effective delete-retention of a topic: false when cleanup.policy lacks "delete". */
+bool sk_topic_retention(const sk_meta_t *m, const sk_topic_t *t, int64_t *retention_ms, int64_t *retention_bytes);
 /* max.message.bytes of the topic (override or broker message.max.bytes). */
 int64_t sk_topic_max_message_bytes(const sk_meta_t *m, const sk_topic_t *t);
 /* The list of topic config names we describe (NULL-terminated). */

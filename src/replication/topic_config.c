@@ -33,8 +33,8 @@ static const topic_cfg_def_t topic_cfgs[] = {
     {"min.compaction.lag.ms", TC_LONG, 0, "0", NULL},
     {"min.insync.replicas", TC_INT, 1, "1", NULL},
     {"preallocate", TC_BOOL, 0, "false", NULL},
-    {"retention.bytes", TC_LONG, INT64_MIN, "-1", NULL},
-    {"retention.ms", TC_LONG, -1, "604800000", NULL},
+    {"retention.bytes", TC_LONG, INT64_MIN, NULL, NULL},
+    {"retention.ms", TC_LONG, -1, NULL, NULL},
     {"segment.bytes", TC_INT, 14, NULL, NULL},
     {"segment.index.bytes", TC_INT, 4, NULL, NULL},
     {"segment.jitter.ms", TC_LONG, 0, "0", NULL},
@@ -165,6 +165,8 @@ sk_topic_config_value(const sk_meta_t *m, const sk_topic_t *t, const char *name,
     else if (!strcmp(name, "segment.bytes")) snprintf(buf, buf_len, "%" PRId64, ld->segment_bytes);
     else if (!strcmp(name, "segment.index.bytes")) snprintf(buf, buf_len, "%d", ld->segment_index_bytes);
     else if (!strcmp(name, "segment.ms")) snprintf(buf, buf_len, "%" PRId64, ld->segment_ms);
+    else if (!strcmp(name, "retention.ms")) snprintf(buf, buf_len, "%" PRId64, m->opt.retention_ms);
+    else if (!strcmp(name, "retention.bytes")) snprintf(buf, buf_len, "%" PRId64, m->opt.retention_bytes);
     else return NULL;
     return buf;
 }
@@ -189,4 +191,17 @@ sk_topic_max_message_bytes(const sk_meta_t *m, const sk_topic_t *t)
 {
     const char *v = override_of(t, "max.message.bytes");
     return v ? strtoll(v, NULL, 10) : m->opt.max_message_bytes;
+}
+
+bool
+sk_topic_retention(const sk_meta_t *m, const sk_topic_t *t, int64_t *retention_ms, int64_t *retention_bytes)
+{
+    const char *policy = override_of(t, "cleanup.policy");
+    const char *v;
+    if (policy && !strstr(policy, "delete")) return false;
+    v = override_of(t, "retention.ms");
+    *retention_ms = v ? strtoll(v, NULL, 10) : m->opt.retention_ms;
+    v = override_of(t, "retention.bytes");
+    *retention_bytes = v ? strtoll(v, NULL, 10) : m->opt.retention_bytes;
+    return true;
 }

@@ -37,7 +37,13 @@ typedef struct sk_append_info {
     int64_t last_offset;      /* last offset assigned */
     int64_t log_append_time;  /* broker time stamped, or -1 for CreateTime */
     int32_t record_count;
+    int16_t error_code;       /* Kafka error when the producer check refused the batch */
+    bool duplicate;           /* retry of a retained batch: offsets are the original ones */
 } sk_append_info_t;
+
+/* Batches of one idempotent producer remembered per partition for duplicate detection
+ * (Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN). */
+#define SK_PRODUCER_BATCHES_RETAINED 5
 
 /* A range of whole batches to send (sendfile on plain listeners). len 0 = nothing. */
 typedef struct sk_log_slice {
@@ -87,7 +93,11 @@ void sk_log_set_config(sk_log_t *log, const sk_log_config_t *cfg);
 
 /* Append one validated magic-2 batch (batch is writable: base offset, partition leader
  * epoch and, for LogAppendTime, max timestamp + attributes + CRC are rewritten in
- * place). Rolls the segment first if needed; indexes every index_interval_bytes; records
+ * place). A batch with a producer id is checked against the idempotent producer state
+ * first: a retry of one of the last SK_PRODUCER_BATCHES_RETAINED batches returns SK_OK
+ * with info->duplicate and the original offsets and writes nothing; a refused batch
+ * returns SK_EINVAL with info->error_code (OUT_OF_ORDER_SEQUENCE_NUMBER,
+ * INVALID_PRODUCER_EPOCH, INVALID_RECORD, INVALID_TXN_STATE). Rolls the segment first if needed; indexes every index_interval_bytes; records
  * a new leader epoch in the epoch cache. Returns SK_EIO on a failed write (the log is
  * then marked offline and refuses further appends). */
 int sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, int64_t now_ms,
@@ -105,6 +115,19 @@ int sk_log_offset_for_time(sk_log_t *log, int64_t ts, int64_t *offset, int64_t *
 /* Offset and timestamp of the first record with the largest timestamp (ListOffsets -3). */
 int sk_log_max_timestamp(sk_log_t *log, int64_t *offset, int64_t *ts);
 int sk_log_flush(sk_log_t *log); /* fsync the active segment and indexes */
+/* Idempotent producer state of the log: epoch and last sequence of producer_id
+ * (SK_ENOENT when unknown; last_seq -1 when no batch is retained). */
+int sk_log_producer_get(const sk_log_t *log, int64_t producer_id, int16_t *epoch, int32_t *last_seq);
+int32_t sk_log_producer_count(const sk_log_t *log);
+bool sk_log_offline(const sk_log_t *log); /* the log or its data dir failed a write or fsync */
+/* Retention (retention.c): remove sealed segments from the front whose newest timestamp
+ * is older than retention_ms (-1 = forever), then while the log exceeds retention_bytes
+ * (-1 = no limit), and any wholly below the log start offset. *deleted = segments gone. */
+int sk_log_retention(sk_log_t *log, int64_t now_ms, int64_t retention_ms, int64_t retention_bytes,
+                     int32_t *deleted);
+/* DeleteRecords: move the log start offset to offset (<= high watermark; SK_ERANGE
+ * otherwise) and remove segments wholly below it. */
+int sk_log_delete_records(sk_log_t *log, int64_t offset);
 /* Walk every invariant (tests call it after each step). */
 void sk_log_verify(const sk_log_t *log);
 
