@@ -1,0 +1,225 @@
+/* coordinator/coordinator.h: the public surface of src/coordinator: the group
+ * coordinator for Kafka's classic group protocol and the committed-offset store.
+ *
+ * One sk_coord_t per broker, on the loop thread. Groups follow Kafka's state machine
+ * (Empty -> PreparingRebalance -> CompletingRebalance -> Stable, Dead when deleted);
+ * JoinGroup and SyncGroup may have to wait for other members, so they answer through a
+ * callback that runs exactly once per call, either before the call returns or later
+ * from sk_coord_tick / another member's request / sk_coord_free. Time comes from an
+ * injected clock, so tests drive it by hand. Nothing here blocks.
+ *
+ * Durability: committed offsets and group metadata are records in the internal topic
+ * __consumer_offsets, in Kafka's key/value schemas (docs/groups.md), appended through
+ * the sk_coord_store_t the caller supplies (the broker appends through replication) and
+ * read back by sk_coord_load at start-up. A group lives in partition
+ * abs(java hash(group id)) % partitions. With no store (tests) state is memory only.
+ *
+ * Kafka error codes are response data (int16_t); C return values are SK_* codes. */
+#ifndef SK_COORDINATOR_H
+#define SK_COORDINATOR_H
+
+#include "storage/storage.h"
+
+/* Kafka error codes used only by groups (the rest are in protocol.h). */
+enum {
+    SK_KERR_GRP_NON_EMPTY_GROUP = 68,
+    SK_KERR_GRP_GROUP_ID_NOT_FOUND = 69,
+    SK_KERR_GRP_MEMBER_ID_REQUIRED = 79,
+    SK_KERR_GRP_GROUP_MAX_SIZE_REACHED = 81,
+    SK_KERR_GRP_FENCED_INSTANCE_ID = 82,
+    SK_KERR_GRP_GROUP_SUBSCRIBED_TO_TOPIC = 86,
+};
+
+#define SK_COORD_OFFSETS_TOPIC "__consumer_offsets"
+#define SK_COORD_METADATA_MAX_BYTES 4096 /* offset.metadata.max.bytes */
+
+typedef struct sk_coord sk_coord_t;
+
+/* Injected time: monotonic ms for deadlines, wall ms for record timestamps. */
+typedef struct sk_coord_clock {
+    int64_t (*mono_ms)(void *ctx);
+    int64_t (*wall_ms)(void *ctx);
+    void *ctx;
+} sk_coord_clock_t;
+
+/* Where records go. append gets one malloc'd magic-2 batch for partition `partition`
+ * of __consumer_offsets (the callee may rewrite it in place; the coordinator frees it).
+ * log returns that partition's log for loading (NULL: nothing to load). */
+typedef struct sk_coord_store {
+    int (*append)(void *ctx, int32_t partition, uint8_t *batch, size_t len);
+    sk_log_t *(*log)(void *ctx, int32_t partition);
+    void *ctx;
+} sk_coord_store_t;
+
+typedef struct sk_coord_options {
+    int32_t offsets_partitions;          /* offsets.topic.num.partitions */
+    int64_t offsets_retention_ms;        /* offsets.retention.minutes * 60000 */
+    int64_t retention_check_interval_ms; /* offsets.retention.check.interval.ms */
+    int32_t initial_rebalance_delay_ms;  /* group.initial.rebalance.delay.ms */
+    int32_t min_session_timeout_ms;      /* group.min.session.timeout.ms */
+    int32_t max_session_timeout_ms;      /* group.max.session.timeout.ms */
+    int32_t max_group_size;              /* group.max.size */
+    sk_coord_clock_t clock;
+    const sk_coord_store_t *store;       /* NULL: memory only */
+} sk_coord_options_t;
+void sk_coord_options_defaults(sk_coord_options_t *o); /* Kafka's defaults, real clocks */
+
+int sk_coord_new(const sk_coord_options_t *opt, sk_coord_t **out);
+/* Answers every parked join/sync with COORDINATOR_NOT_AVAILABLE, then frees. */
+void sk_coord_free(sk_coord_t *c);
+/* Replay __consumer_offsets into memory (groups with members come back Stable). */
+int sk_coord_load(sk_coord_t *c);
+/* Expire members, finish rebalances whose time is up, expire offsets. Call often. */
+void sk_coord_tick(sk_coord_t *c);
+int32_t sk_coord_partition_for(const sk_coord_t *c, sk_str_t group_id);
+/* Walk every invariant (tests call it after each step). */
+void sk_coord_verify(const sk_coord_t *c);
+
+/* ---- classic group membership ---- */
+typedef struct sk_grp_protocol {
+    sk_str_t name;
+    sk_bytes_t metadata;
+} sk_grp_protocol_t;
+
+typedef struct sk_grp_join_args {
+    int16_t version;               /* JoinGroup version: >= 4 asks for MEMBER_ID_REQUIRED */
+    sk_str_t group_id;
+    sk_str_t member_id;            /* "" for a new member */
+    sk_str_t instance_id;          /* group.instance.id; len -1 = dynamic member */
+    sk_str_t protocol_type;
+    sk_str_t client_id;
+    sk_str_t client_host;
+    int32_t session_timeout_ms;
+    int32_t rebalance_timeout_ms;  /* -1: same as the session timeout (v0) */
+    const sk_grp_protocol_t *protocols; /* borrowed for the call only */
+    int32_t protocol_count;
+} sk_grp_join_args_t;
+
+/* One member as the leader sees it in the join answer. */
+typedef struct sk_grp_join_member {
+    const char *member_id;
+    const char *instance_id;       /* NULL: dynamic */
+    sk_bytes_t metadata;           /* for the selected protocol */
+} sk_grp_join_member_t;
+
+/* Valid only during the callback. */
+typedef struct sk_grp_join_result {
+    int16_t error_code;
+    int32_t generation_id;
+    const char *protocol_type;     /* NULL when unknown */
+    const char *protocol_name;     /* NULL when unknown */
+    const char *leader_id;         /* "" when unknown */
+    const char *member_id;         /* the member's id (new ones get it here) */
+    bool skip_assignment;
+    const sk_grp_join_member_t *members; /* leader only; else count 0 */
+    int32_t member_count;
+} sk_grp_join_result_t;
+typedef void (*sk_grp_join_cb)(void *ctx, const sk_grp_join_result_t *res);
+
+void sk_grp_join(sk_coord_t *c, const sk_grp_join_args_t *a, sk_grp_join_cb cb, void *ctx);
+
+typedef struct sk_grp_assignment {
+    sk_str_t member_id;
+    sk_bytes_t assignment;
+} sk_grp_assignment_t;
+
+typedef struct sk_grp_sync_args {
+    sk_str_t group_id;
+    int32_t generation_id;
+    sk_str_t member_id;
+    sk_str_t instance_id;          /* len -1: none */
+    sk_str_t protocol_type;        /* len -1: not sent (before v5) */
+    sk_str_t protocol_name;
+    const sk_grp_assignment_t *assignments; /* leader only; borrowed for the call */
+    int32_t assignment_count;
+} sk_grp_sync_args_t;
+
+typedef struct sk_grp_sync_result {
+    int16_t error_code;
+    const char *protocol_type;
+    const char *protocol_name;
+    sk_bytes_t assignment;         /* valid only during the callback */
+} sk_grp_sync_result_t;
+typedef void (*sk_grp_sync_cb)(void *ctx, const sk_grp_sync_result_t *res);
+
+void sk_grp_sync(sk_coord_t *c, const sk_grp_sync_args_t *a, sk_grp_sync_cb cb, void *ctx);
+
+int16_t sk_grp_heartbeat(sk_coord_t *c, sk_str_t group_id, int32_t generation_id, sk_str_t member_id,
+                         sk_str_t instance_id);
+/* One leaving member (LeaveGroup v3+ sends a batch: call once each). member_id may be
+ * "" when instance_id names a static member. */
+int16_t sk_grp_leave(sk_coord_t *c, sk_str_t group_id, sk_str_t member_id, sk_str_t instance_id);
+/* Group-level check for LeaveGroup: NONE or UNKNOWN_MEMBER_ID / COORDINATOR_NOT_AVAILABLE. */
+int16_t sk_grp_leave_check(sk_coord_t *c, sk_str_t group_id);
+
+/* ---- admin views (copied into the caller's arena) ---- */
+typedef struct sk_grp_member_desc {
+    const char *member_id;
+    const char *instance_id; /* NULL: dynamic */
+    const char *client_id;
+    const char *client_host;
+    sk_bytes_t metadata;     /* empty unless Stable */
+    sk_bytes_t assignment;   /* empty unless Stable */
+} sk_grp_member_desc_t;
+
+typedef struct sk_grp_desc {
+    int16_t error_code;      /* GROUP_ID_NOT_FOUND when there is no such group */
+    const char *state;       /* "Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead" */
+    const char *protocol_type;
+    const char *protocol_name; /* "" unless Stable */
+    sk_grp_member_desc_t *members;
+    int32_t member_count;
+} sk_grp_desc_t;
+int sk_grp_describe(sk_coord_t *c, sk_str_t group_id, sk_arena_t *arena, sk_grp_desc_t *out);
+
+typedef struct sk_grp_listed {
+    const char *group_id;
+    const char *protocol_type;
+    const char *state;
+} sk_grp_listed_t;
+/* Every group (sorted by id). */
+int sk_grp_list(sk_coord_t *c, sk_arena_t *arena, sk_grp_listed_t **out, int32_t *count);
+/* DeleteGroups for one group: NONE, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, ... */
+int16_t sk_grp_delete(sk_coord_t *c, sk_str_t group_id);
+const char *sk_grp_state_name_of(sk_coord_t *c, sk_str_t group_id); /* NULL if none */
+
+/* ---- committed offsets ---- */
+typedef struct sk_off_commit_args {
+    sk_str_t group_id;
+    int32_t generation_id;   /* -1: not using group management */
+    sk_str_t member_id;
+    sk_str_t instance_id;    /* len -1: none */
+    int64_t retention_ms;    /* OffsetCommit v2-4 retention_time; -1 default */
+} sk_off_commit_args_t;
+
+typedef struct sk_off_entry {
+    sk_str_t topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;    /* -1 none */
+    sk_str_t metadata;       /* len -1: null (stored as "") */
+    int16_t error_code;      /* out */
+} sk_off_entry_t;
+
+/* Validate the group and member, then store and persist every entry in one batch.
+ * Entries must come with error_code NONE; one the caller already refused (e.g. an
+ * unknown topic) keeps its error and is skipped. Errors are written into each entry.
+ * Returns SK_OK or SK_ENOMEM. */
+int sk_off_commit(sk_coord_t *c, const sk_off_commit_args_t *a, sk_off_entry_t *entries, int32_t count);
+
+typedef struct sk_off_view {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    const char *metadata;
+} sk_off_view_t;
+/* One committed offset; SK_ENOENT when none (the caller answers offset -1). */
+int sk_off_fetch(sk_coord_t *c, sk_str_t group_id, sk_str_t topic, int32_t partition, sk_off_view_t *out);
+/* All committed offsets of a group, sorted by topic then partition, copied into arena. */
+int sk_off_list(sk_coord_t *c, sk_str_t group_id, sk_arena_t *arena, sk_off_view_t **out, int32_t *count);
+/* OffsetDelete: returns the group-level error; per-partition errors go into entries
+ * (only topic/partition are read). */
+int16_t sk_off_delete(sk_coord_t *c, sk_str_t group_id, sk_off_entry_t *entries, int32_t count);
+
+#endif

@@ -1,0 +1,142 @@
+/* coordinator/coordinator_int.h: private to src/coordinator. The coordinator object,
+ * groups, members and committed offsets, shared by coord.c (object, timers, load),
+ * group.c (join/sync/heartbeat/leave), group_admin.c (describe/list/delete),
+ * offsets.c (commit/fetch/delete/expiry) and records.c (__consumer_offsets records).
+ *
+ * Invariants (sk_coord_verify checks them):
+ *  - a member has a join waiter only while its group is PreparingRebalance, and a sync
+ *    waiter only while CompletingRebalance;
+ *  - Stable and CompletingRebalance groups have members, a protocol and a leader that
+ *    is a member; Empty groups have no members;
+ *  - instance ids are unique within a group;
+ *  - every waiter's callback runs exactly once (answered, or at sk_coord_free). */
+#ifndef SK_COORDINATOR_INT_H
+#define SK_COORDINATOR_INT_H
+
+#include "coordinator.h"
+
+typedef enum {
+    GRP_EMPTY = 0,
+    GRP_PREPARING,  /* PreparingRebalance: collecting joins */
+    GRP_COMPLETING, /* CompletingRebalance: waiting for the leader's SyncGroup */
+    GRP_STABLE,
+    GRP_DEAD,
+} grp_state_t;
+
+typedef struct grp_proto {
+    char *name;        /* owned */
+    uint8_t *metadata; /* owned (may be NULL when len 0) */
+    int32_t metadata_len;
+} grp_proto_t;
+
+typedef struct grp_member grp_member_t;
+struct grp_member {
+    grp_member_t *next;        /* group list, in join order */
+    char *member_id;           /* owned */
+    char *instance_id;         /* owned; NULL = dynamic */
+    char *client_id;           /* owned */
+    char *client_host;         /* owned */
+    int32_t session_timeout_ms;
+    int32_t rebalance_timeout_ms;
+    grp_proto_t *protocols;    /* owned */
+    int32_t protocol_count;
+    uint8_t *assignment;       /* owned */
+    int32_t assignment_len;
+    int64_t heartbeat_deadline_ms;
+    bool is_new;               /* joined in this rebalance for the first time */
+    sk_grp_join_cb join_cb;    /* parked JoinGroup (NULL: none) */
+    void *join_ctx;
+    int16_t join_version;
+    sk_grp_sync_cb sync_cb;    /* parked SyncGroup (NULL: none) */
+    void *sync_ctx;
+};
+
+/* A member id handed out with MEMBER_ID_REQUIRED, valid until it rejoins or expires. */
+typedef struct grp_pending {
+    int64_t deadline_ms;
+} grp_pending_t;
+
+typedef struct sk_grp {
+    char *group_id;            /* owned */
+    grp_state_t state;
+    int32_t generation_id;
+    char *protocol_type;       /* owned; NULL until the first member */
+    char *protocol_name;       /* owned; NULL unless a generation chose one */
+    char *leader_id;           /* owned; NULL when none */
+    grp_member_t *members;     /* owned list */
+    int32_t member_count;
+    sk_map_t pending;          /* member id -> grp_pending_t* (owned) */
+    sk_map_t offsets;          /* "topic\0partition" -> sk_coord_offset_t* (owned) */
+    int64_t join_deadline_ms;  /* PreparingRebalance: finish joining by then */
+    int64_t initial_delay_until_ms; /* first rebalance of an empty group waits for more */
+    int64_t sync_deadline_ms;  /* CompletingRebalance: leader must sync by then */
+    int64_t state_wall_ms;     /* when the current state began (wall) */
+    int32_t partition;         /* __consumer_offsets partition */
+} sk_grp_t;
+
+typedef struct sk_coord_offset {
+    char *topic;               /* owned */
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    char *metadata;            /* owned, never NULL */
+    int64_t commit_wall_ms;
+    int64_t expire_wall_ms;    /* -1: by group retention */
+} sk_coord_offset_t;
+
+struct sk_coord {
+    sk_coord_options_t opt;
+    sk_coord_store_t store;    /* copy; append NULL = memory only */
+    sk_map_t groups;           /* group id -> sk_grp_t* (owned) */
+    int64_t next_retention_check_ms;
+    uint64_t member_seq;       /* uniquifies generated member ids */
+};
+
+/* ---- coord.c ---- */
+int64_t coord_now(const sk_coord_t *c);
+int64_t coord_wall(const sk_coord_t *c);
+sk_grp_t *coord_group_get(const sk_coord_t *c, sk_str_t id);
+sk_grp_t *coord_group_add(sk_coord_t *c, const char *id, size_t len);
+void coord_group_remove(sk_coord_t *c, sk_grp_t *g);
+char *coord_strdup(sk_str_t s); /* NULL on OOM; "" for null */
+
+/* ---- group.c ---- */
+grp_member_t *grp_member_find(const sk_grp_t *g, sk_str_t member_id);
+grp_member_t *grp_member_by_instance(const sk_grp_t *g, sk_str_t instance_id);
+void grp_member_remove(sk_coord_t *c, sk_grp_t *g, grp_member_t *m, int16_t waiter_error);
+void grp_member_free(grp_member_t *m);
+void grp_prepare_rebalance(sk_coord_t *c, sk_grp_t *g);
+void grp_tick(sk_coord_t *c, sk_grp_t *g, int64_t now);
+void grp_fail_waiters(sk_grp_t *g, int16_t error);
+const char *grp_state_name(grp_state_t s);
+void grp_set_state(sk_coord_t *c, sk_grp_t *g, grp_state_t s);
+
+/* ---- offsets.c ---- */
+sk_coord_offset_t *off_get(const sk_grp_t *g, const char *topic, size_t topic_len, int32_t partition);
+int off_put(sk_grp_t *g, const char *topic, size_t topic_len, int32_t partition, int64_t offset,
+            int32_t leader_epoch, const char *metadata, size_t metadata_len, int64_t commit_ms, int64_t expire_ms);
+void off_del(sk_grp_t *g, const char *topic, size_t topic_len, int32_t partition);
+void off_clear(sk_grp_t *g);
+void off_expire(sk_coord_t *c, int64_t wall_now);
+
+/* ---- records.c: Kafka's __consumer_offsets schemas ---- */
+/* Key bytes of an offset commit (key version 1) or group metadata (key version 2). */
+int rec_offset_key(sk_wr_t *w, const char *group, const char *topic, int32_t partition);
+int rec_group_key(sk_wr_t *w, const char *group);
+/* Value bytes: OffsetCommitValue v3 (v1 when an expire time is set). */
+int rec_offset_value(sk_wr_t *w, const sk_coord_offset_t *o);
+/* GroupMetadataValue v3 of the group's current generation and members. */
+int rec_group_value(sk_wr_t *w, const sk_grp_t *g, int64_t wall_ms);
+/* Append records (key/value pairs; value NULL/len -1 = tombstone) for one group. */
+typedef struct rec_kv {
+    sk_wr_t key;
+    sk_wr_t value;
+    bool tombstone;
+} rec_kv_t;
+int rec_append(sk_coord_t *c, int32_t partition, rec_kv_t *kvs, int32_t count);
+/* Persist the group's metadata (or a tombstone when it is gone). */
+int rec_store_group(sk_coord_t *c, sk_grp_t *g, bool tombstone);
+/* Replay one partition. */
+int rec_load_partition(sk_coord_t *c, sk_log_t *log);
+
+#endif
