@@ -13,6 +13,7 @@
 #include <ev.h>
 
 #include "broker/broker.h"
+#include "coordinator/coordinator.h"
 #include "replication/replication.h"
 
 typedef struct sk_conn sk_conn_t;
@@ -78,6 +79,7 @@ typedef struct sk_server {
     int listen_count;
     sk_logmgr_t *logs;       /* owned */
     sk_meta_t *meta;         /* owned */
+    sk_coord_t *coord;       /* owned: group coordinator (h_group.c, h_offsets.c) */
     sk_log_config_t log_defaults;
     sk_conn_t *conns;        /* owned list */
     int32_t conn_count;
@@ -123,6 +125,16 @@ int sk_h_create_topics(sk_req_t *r);
 int sk_h_delete_topics(sk_req_t *r);
 int sk_h_describe_cluster(sk_req_t *r);
 int sk_h_find_coordinator(sk_req_t *r);
+int sk_h_join_group(sk_req_t *r);
+int sk_h_sync_group(sk_req_t *r);
+int sk_h_heartbeat(sk_req_t *r);
+int sk_h_leave_group(sk_req_t *r);
+int sk_h_describe_groups(sk_req_t *r);
+int sk_h_list_groups(sk_req_t *r);
+int sk_h_delete_groups(sk_req_t *r);
+int sk_h_offset_commit(sk_req_t *r);
+int sk_h_offset_fetch(sk_req_t *r);
+int sk_h_offset_delete(sk_req_t *r);
 int sk_h_describe_configs(sk_req_t *r);
 int sk_h_alter_configs(sk_req_t *r);
 int sk_h_incremental_alter_configs(sk_req_t *r);
@@ -145,5 +157,9 @@ void *sk_req_decode(sk_req_t *r);
 void *sk_req_alloc(sk_req_t *r, size_t size);  /* zeroed arena memory or NULL */
 void *sk_req_array(sk_req_t *r, size_t n, size_t size);
 char *sk_req_strdup(sk_req_t *r, sk_str_t s);
+
+/* ---- group coordinator (h_offsets.c) ---- */
+/* Create __consumer_offsets if missing, start the coordinator, load its state. */
+int sk_server_coord_start(sk_server_t *srv);
 
 #endif

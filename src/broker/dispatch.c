@@ -18,6 +18,19 @@ const sk_handler_t sk_handlers[] = {
     {SK_API_DESCRIBE_CLUSTER, 0, 2, 0, sk_h_describe_cluster},
     /* Advertised from v0: librdkafka <= 2.11 uses lz4 only when FindCoordinator v0 is. */
     {SK_API_FIND_COORDINATOR, 0, 6, 0, sk_h_find_coordinator},
+    /* Groups and offsets (h_group.c, h_offsets.c). JoinGroup from v0: librdkafka <= 2.10
+     * decides GSSAPI support from it. OffsetCommit 0-1 are accepted, 2+ advertised as
+     * in Kafka 4; offsets APIs stop at 9 (10 needs topic ids). */
+    {SK_API_JOIN_GROUP, 0, 9, 0, sk_h_join_group},
+    {SK_API_SYNC_GROUP, 0, 5, 0, sk_h_sync_group},
+    {SK_API_HEARTBEAT, 0, 4, 0, sk_h_heartbeat},
+    {SK_API_LEAVE_GROUP, 0, 5, 0, sk_h_leave_group},
+    {SK_API_OFFSET_COMMIT, 0, 9, 2, sk_h_offset_commit},
+    {SK_API_OFFSET_FETCH, 1, 9, 1, sk_h_offset_fetch},
+    {SK_API_OFFSET_DELETE, 0, 0, 0, sk_h_offset_delete},
+    {SK_API_DESCRIBE_GROUPS, 0, 6, 0, sk_h_describe_groups},
+    {SK_API_LIST_GROUPS, 0, 5, 0, sk_h_list_groups},
+    {SK_API_DELETE_GROUPS, 0, 2, 0, sk_h_delete_groups},
     {SK_API_DESCRIBE_CONFIGS, 1, 4, 1, sk_h_describe_configs},
     {SK_API_ALTER_CONFIGS, 0, 2, 0, sk_h_alter_configs},
     {SK_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 0, sk_h_incremental_alter_configs},

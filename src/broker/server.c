@@ -36,6 +36,7 @@ server_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     sk_logmgr_flush_due(srv->logs, sk_wall_ms());
     sk_conn_close_idle(srv, now);
+    sk_coord_tick(srv->coord); /* session and rebalance timeouts, offset retention */
     if (now - srv->last_retention_ms >= srv->cfg->log_retention_check_interval_ms) {
         srv->last_retention_ms = now;
         sk_server_retention(srv, sk_wall_ms());
@@ -158,6 +159,7 @@ sk_server_new(const sk_config_t *cfg, sk_server_t **out)
         SK_ERROR("event=meta_open_failed dir=%s rc=%s", dir, sk_strerror(rc));
         goto fail;
     }
+    if ((rc = sk_server_coord_start(srv)) != SK_OK) goto fail;
     SK_ASSERT(cfg->advertised_listener_count > 0);
     srv->adv_host = cfg->advertised_listeners[0].host;
     srv->adv_port = cfg->advertised_listeners[0].port;
@@ -204,6 +206,7 @@ sk_server_free(sk_server_t *srv)
         ev_signal_stop(srv->loop, &srv->sigterm);
         ev_signal_stop(srv->loop, &srv->sigint);
     }
+    sk_coord_free(srv->coord); /* after the connections: parked group requests are gone */
     sk_meta_close(srv->meta);
     if (srv->logs) sk_logmgr_close(srv->logs);
     SK_INFO("event=stopped");
