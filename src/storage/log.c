@@ -124,6 +124,7 @@ log_alloc(const char *dir, const char *topic, int32_t partition, const sk_log_co
     log->partition = partition;
     log->cfg = *cfg;
     log->dirty_since_ms = -1;
+    sk_pstate_init(&log->pstate);
     return log;
 }
 
@@ -133,6 +134,7 @@ log_free(sk_log_t *log)
     for (int32_t i = 0; i < log->seg_count; i++) sk_seg_free(log->segs[i]);
     free(log->segs);
     sk_epochs_free(&log->epochs);
+    sk_pstate_deinit(&log->pstate);
     free(log->topic);
     free(log->dir);
     free(log);
@@ -187,6 +189,11 @@ sk_log_open(const sk_log_open_args_t *a, sk_log_t **out)
     log->start_offset = log->segs[0]->base_offset;
     if (a->start_offset > log->start_offset) log->start_offset = SK_MIN(a->start_offset, log->leo);
     log->hw = a->hw >= 0 ? SK_MIN(SK_MAX(a->hw, log->start_offset), log->leo) : log->start_offset;
+    rc = sk_log_producers_load(log);
+    if (rc != SK_OK) {
+        SK_ERROR("event=producer_state_load_failed dir=%s rc=%s", a->dir, sk_strerror(rc));
+        goto fail;
+    }
     *out = log;
     return SK_OK;
 fail:
@@ -204,8 +211,12 @@ sk_log_flush(sk_log_t *log)
     for (; i < log->seg_count; i++) {
         rc = sk_seg_sync(log->segs[i]);
         if (rc != SK_OK) {
+            /* Never retry a failed fsync: the kernel may have dropped the dirty pages
+             * and a second fsync would report success for data that is gone. */
             log->offline = true;
-            SK_ERROR("event=flush_failed tp=%s-%d errno=%d", log->topic, log->partition, errno);
+            if (log->dir_offline) *log->dir_offline = true;
+            SK_ERROR("event=flush_failed tp=%s-%d errno=%d action=data_dir_offline", log->topic, log->partition,
+                     errno);
             return rc;
         }
     }
@@ -219,7 +230,9 @@ int
 sk_log_close(sk_log_t *log, bool flush)
 {
     int rc = SK_OK;
-    if (flush && !log->offline) rc = sk_log_flush(log);
+    if (flush && !sk_log_offline(log)) rc = sk_log_flush(log);
+    /* The state at the LEO, so that the next open replays nothing. */
+    if (flush && rc == SK_OK && sk_log_producers_snapshot(log, true) != SK_OK) rc = SK_EIO;
     if (log->seg_count > 0 && log->segs[log->seg_count - 1]->active) {
         int r2 = sk_seg_seal(log->segs[log->seg_count - 1]);
         if (r2 != SK_OK) rc = r2;
@@ -262,6 +275,13 @@ log_roll(sk_log_t *log)
     if (rc != SK_OK) goto fail;
     rc = sk_log_seg_push(log, seg);
     if (rc != SK_OK) goto fail;
+    /* As Kafka does at each roll: a snapshot bounds the replay after a crash to the
+     * segments after it. Not fsynced; a lost or torn one fails its CRC and an older one
+     * (or the log itself) is used instead. */
+    sk_pstate_expire(&log->pstate, sk_wall_ms(), SK_PRODUCER_EXPIRE_MS);
+    if (sk_log_producers_snapshot(log, false) != SK_OK)
+        SK_WARN("event=snapshot_failed tp=%s-%d offset=%lld errno=%d", log->topic, log->partition,
+                (long long)log->leo, errno);
     SK_DEBUG(STORAGE, "event=roll tp=%s-%d base_offset=%lld", log->topic, log->partition, (long long)log->leo);
     return SK_OK;
 fail:
@@ -286,11 +306,18 @@ write_all_at(int fd, const uint8_t *p, size_t len, int64_t pos)
     return SK_OK;
 }
 
+bool
+sk_log_offline(const sk_log_t *log)
+{
+    return log->offline || (log->dir_offline && *log->dir_offline);
+}
+
 static void
 log_go_offline(sk_log_t *log, sk_seg_t *seg, const char *what)
 {
     int err = errno;
     log->offline = true;
+    if (log->dir_offline) *log->dir_offline = true;
     SK_ERROR("event=log_offline tp=%s-%d what=%s errno=%d", log->topic, log->partition, what, err);
     /* Best effort: do not leave a partial batch behind for readers or the next start. */
     if (seg && ftruncate(seg->log->fd, seg->size_bytes) != 0)
@@ -315,18 +342,46 @@ log_stamp_batch(const sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_
     }
 }
 
+/* A retry of a retained batch: answer with where it went, write nothing. */
+static int
+log_answer_duplicate(const sk_log_t *log, const sk_pbatch_t *dup, sk_append_info_t *info)
+{
+    SK_DEBUG(STORAGE, "event=duplicate_batch tp=%s-%d base_offset=%lld", log->topic, log->partition,
+             (long long)dup->first_offset);
+    if (info) {
+        info->duplicate = true;
+        info->base_offset = dup->first_offset;
+        info->last_offset = dup->last_offset;
+        info->log_append_time = log->cfg.log_append_time ? dup->timestamp : -1;
+        info->record_count = (int32_t)(dup->last_offset - dup->first_offset + 1);
+    }
+    return SK_OK;
+}
+
 int
 sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, int64_t now_ms,
               sk_append_info_t *info)
 {
     sk_batch_hdr_t h;
     sk_seg_t *seg;
+    const sk_pbatch_t *dup = NULL;
+    int16_t kerr = SK_KERR_NONE;
     int rc;
 
-    if (log->offline) return SK_EIO;
+    if (sk_log_offline(log)) return SK_EIO;
     if (sk_batch_hdr_parse(batch, len, &h) != SK_OK) return SK_ECORRUPT;
     if ((size_t)h.batch_length + SK_LOG_OVERHEAD != len || h.last_offset_delta < 0) return SK_ECORRUPT;
     if ((int64_t)len > log->cfg.segment_bytes || len > INT32_MAX) return SK_ELIMIT;
+    if (info) {
+        info->error_code = SK_KERR_NONE;
+        info->duplicate = false;
+    }
+    sk_pstate_check(&log->pstate, &h, &kerr, &dup);
+    if (dup) return log_answer_duplicate(log, dup, info);
+    if (kerr != SK_KERR_NONE) {
+        if (info) info->error_code = kerr;
+        return SK_EINVAL;
+    }
     int64_t last = log->leo + h.last_offset_delta;
     int64_t ts = log->cfg.log_append_time ? now_ms : h.max_timestamp;
     seg = log->segs[log->seg_count - 1];
@@ -351,6 +406,12 @@ sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, i
     }
     sk_seg_note_batch(seg, &h, pos, (int64_t)len, log->cfg.index_interval_bytes);
     log->leo = last + 1;
+    if (sk_pstate_update(&log->pstate, &h, log->cfg.log_append_time ? now_ms : h.max_timestamp) != SK_OK) {
+        /* Written but not remembered: a retry would be written twice. Refuse more
+         * appends rather than risk it; a restart rebuilds the state from the log. */
+        log_go_offline(log, NULL, "producer_state");
+        return SK_ENOMEM;
+    }
     if (info) {
         info->base_offset = h.base_offset;
         info->last_offset = last;

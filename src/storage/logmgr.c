@@ -24,7 +24,14 @@ struct sk_logmgr {
     int lock_fd;             /* owned: holds an exclusive flock on <dir>/.lock */
     sk_log_config_t defaults;
     sk_map_t logs;           /* "<topic>-<partition>" -> sk_log_t * (owned) */
+    bool offline;            /* a write or fsync failed: every log refuses appends */
 };
+
+bool
+sk_logmgr_offline(const sk_logmgr_t *mgr)
+{
+    return mgr->offline;
+}
 
 const char *
 sk_logmgr_dir(const sk_logmgr_t *mgr)
@@ -183,6 +190,7 @@ mgr_open_log(sk_logmgr_t *mgr, const char *name, bool clean, sk_map_t idx[3])
         SK_ERROR("event=log_open_failed dir=%s rc=%s", path, sk_strerror(rc));
         return rc;
     }
+    log->dir_offline = &mgr->offline;
     rc = sk_map_put(&mgr->logs, name, strlen(name), log);
     if (rc != SK_OK) sk_log_close(log, false);
     return rc;
@@ -306,12 +314,12 @@ sk_logmgr_close(sk_logmgr_t *mgr)
     if (!mgr) return;
     for (size_t i = 0; sk_map_next(&mgr->logs, &i, &e);) {
         sk_log_t *log = e->value;
-        if (log->offline || sk_log_flush(log) != SK_OK) ok = false;
+        if (sk_log_offline(log) || sk_log_flush(log) != SK_OK) ok = false;
     }
     if (sk_logmgr_checkpoint(mgr) != SK_OK) ok = false;
     for (size_t i = 0; sk_map_next(&mgr->logs, &i, &e);) {
         sk_log_t *log = e->value;
-        if (sk_log_close(log, !log->offline) != SK_OK) ok = false;
+        if (sk_log_close(log, !sk_log_offline(log)) != SK_OK) ok = false;
     }
     sk_map_deinit(&mgr->logs);
     if (ok) {
@@ -348,8 +356,10 @@ sk_logmgr_create(sk_logmgr_t *mgr, const char *topic, int32_t partition, const s
     if (sk_map_get(&mgr->logs, key, (size_t)n)) return SK_EEXIST;
     snprintf(path, sizeof(path), "%s/%s", mgr->dir, key);
     if (stat(path, &st) == 0) return SK_EEXIST;
+    if (mgr->offline) return SK_EIO;
     rc = sk_log_create_new(path, topic, partition, topic_id, cfg ? cfg : &mgr->defaults, &log);
     if (rc != SK_OK) return rc;
+    log->dir_offline = &mgr->offline;
     rc = sk_fsync_dir(mgr->dir);
     if (rc == SK_OK) rc = sk_map_put(&mgr->logs, key, (size_t)n, log);
     if (rc != SK_OK) {
@@ -400,7 +410,7 @@ sk_logmgr_flush_due(sk_logmgr_t *mgr, int64_t now_ms)
     int rc = SK_OK;
     for (size_t i = 0; sk_map_next(&mgr->logs, &i, &e);) {
         sk_log_t *log = e->value;
-        if (log->offline || log->unflushed_records == 0 || log->cfg.flush_interval_ms == INT64_MAX) continue;
+        if (sk_log_offline(log) || log->unflushed_records == 0 || log->cfg.flush_interval_ms == INT64_MAX) continue;
         if (log->dirty_since_ms < 0) log->dirty_since_ms = now_ms;
         if (now_ms - log->dirty_since_ms >= log->cfg.flush_interval_ms) {
             int r = sk_log_flush(log);

@@ -5,6 +5,7 @@
  *   <log.dirs>/<topic>-<partition>/00000000000000000000.log        record batches as on the wire
  *                                  00000000000000000000.index      (relative offset u32, pos u32)
  *                                  00000000000000000000.timeindex  (timestamp i64, relative offset u32)
+ *                                  00000000000000000000.snapshot   idempotent producer state
  *                                  leader-epoch-checkpoint, partition.metadata
  *   <log.dirs>/recovery-point-offset-checkpoint, replication-offset-checkpoint,
  *              log-start-offset-checkpoint, meta.properties, .skiff-clean-shutdown
@@ -72,6 +73,10 @@ int sk_logmgr_delete(sk_logmgr_t *mgr, const char *topic, int32_t partition);
 /* Iterate all logs. */
 typedef void (*sk_log_visit_cb)(void *ctx, sk_log_t *log);
 void sk_logmgr_foreach(sk_logmgr_t *mgr, sk_log_visit_cb cb, void *ctx);
+/* True once a write or fsync failed in this data dir: from then on every log refuses
+ * appends (KAFKA_STORAGE_ERROR) until a restart recovers the dir; fsync is never
+ * retried. */
+bool sk_logmgr_offline(const sk_logmgr_t *mgr);
 /* Flush logs whose flush.ms / flush.messages is due; call from a periodic timer. */
 int sk_logmgr_flush_due(sk_logmgr_t *mgr, int64_t now_ms);
 

@@ -159,6 +159,58 @@ int sk_ckpt_write(sk_ckpt_t *c, const char *path); /* sorts, writes atomically w
 bool sk_ckpt_get(const sk_ckpt_t *c, const char *topic, int32_t partition, int64_t *offset);
 void sk_ckpt_free(sk_ckpt_t *c);
 
+/* ---- producer_state.c: idempotent producers of one partition ----
+ * Per producer id the epoch and the metadata of its last SK_PRODUCER_BATCHES_RETAINED
+ * batches (oldest first), as Kafka's ProducerStateEntry keeps them. Snapshots are
+ * <20-digit offset>.snapshot files in Kafka's ProducerSnapshot v1 layout, holding the
+ * state of every producer as of that offset (only the last batch of each). */
+#define SK_SNAPSHOT_EXT ".snapshot"
+#define SK_SNAPSHOT_VERSION 1
+#define SK_SNAPSHOT_HEADER_SIZE 10  /* version i16, crc u32, entry count i32 */
+#define SK_SNAPSHOT_ENTRY_SIZE 46   /* pid, epoch, last seq, last offset, delta, ts, coord epoch, txn */
+#define SK_SNAPSHOTS_KEPT 3         /* newest snapshots kept; older ones are deleted */
+#define SK_PRODUCERS_MAX 100000     /* per partition; beyond it the least recent are evicted */
+#define SK_PRODUCER_EXPIRE_MS (24LL * 3600 * 1000) /* producer.id.expiration.ms default */
+typedef struct sk_pbatch {
+    int32_t first_seq;
+    int32_t last_seq;
+    int64_t first_offset;
+    int64_t last_offset;
+    int64_t timestamp;       /* batch max timestamp (or append time) */
+} sk_pbatch_t;
+typedef struct sk_pentry {
+    int64_t producer_id;
+    int16_t epoch;           /* -1 until the first batch */
+    int32_t coordinator_epoch;
+    int64_t last_timestamp;
+    int64_t txn_first_offset;    /* -1: no open transaction (none yet: no transactions) */
+    sk_pbatch_t batches[SK_PRODUCER_BATCHES_RETAINED]; /* oldest first */
+    int32_t batch_count;
+} sk_pentry_t;
+typedef struct sk_pstate {
+    sk_map_t producers;      /* 8-byte big-endian producer id -> sk_pentry_t * (owned) */
+} sk_pstate_t;
+void sk_pstate_init(sk_pstate_t *ps);
+void sk_pstate_deinit(sk_pstate_t *ps);
+sk_pentry_t *sk_pstate_get(const sk_pstate_t *ps, int64_t producer_id);
+/* Check the producer fields of a client batch (h, offsets not yet assigned) against the
+ * state. *kerr gets the Kafka error (NONE when it may be appended); *dup points at the
+ * cached batch when h is a retry of one of the retained batches (then nothing must be
+ * written). Batches without a producer id always pass. */
+void sk_pstate_check(const sk_pstate_t *ps, const sk_batch_hdr_t *h, int16_t *kerr, const sk_pbatch_t **dup);
+/* Record an appended (or recovered) batch whose base offset is assigned. */
+int sk_pstate_update(sk_pstate_t *ps, const sk_batch_hdr_t *h, int64_t timestamp);
+/* Drop producers whose last batch is older than now_ms - expire_ms. */
+void sk_pstate_expire(sk_pstate_t *ps, int64_t now_ms, int64_t expire_ms);
+/* Write <dir>/<offset>.snapshot atomically (temp file + rename); keeps the newest
+ * SK_SNAPSHOTS_KEPT snapshots. */
+int sk_pstate_snapshot_write(const sk_pstate_t *ps, const char *dir, int64_t offset, bool do_fsync);
+/* Parse a snapshot file image into ps (SK_ECORRUPT on a bad version, size or CRC). */
+int sk_pstate_snapshot_parse(sk_pstate_t *ps, const uint8_t *p, size_t len);
+/* Sequence helpers with Kafka's wrap-around at INT32_MAX. */
+int32_t sk_seq_add(int32_t seq, int32_t delta);
+int32_t sk_seq_sub(int32_t seq, int32_t delta);
+
 /* ---- log.c: the partition log ---- */
 struct sk_log {
     char *topic;         /* owned */
@@ -177,6 +229,9 @@ struct sk_log {
     int64_t unflushed_records;
     int64_t dirty_since_ms;   /* flush_due's clock when unflushed data was first seen; -1 */
     bool offline;             /* a write failed: refuse appends */
+    bool *dir_offline;        /* borrowed: the log manager's flag (NULL outside one): a
+                               * failed fsync anywhere takes the whole data dir offline */
+    sk_pstate_t pstate;       /* owned: idempotent producer state */
 };
 
 /* Open a partition directory. ckpt_* are the data dir's checkpoint values (-1 absent). */
@@ -200,5 +255,11 @@ int sk_log_seg_push(sk_log_t *log, sk_seg_t *seg);
 
 /* recovery.c: load segments of a log directory, recovering after an unclean stop. */
 int sk_log_load_segments(sk_log_t *log, bool clean);
+/* producer_state.c: rebuild the producer state of an opened log: the newest valid
+ * snapshot at or below the LEO, then every batch after it (snapshots past the LEO or
+ * corrupt are deleted). */
+int sk_log_producers_load(sk_log_t *log);
+/* Snapshot the producer state at the LEO (segment roll, clean close). */
+int sk_log_producers_snapshot(sk_log_t *log, bool do_fsync);
 
 #endif
