@@ -1,8 +1,11 @@
 /* tests/fuzz/fuzz_record_batch.c: libFuzzer target for the produce-path parsers of
- * protocol/record.c and protocol/legacy.c. The input is treated as a magic-2 batch
- * (validated as from a client and as internal data, then iterated) and as a legacy
- * message set. Nothing may crash, leak or read out of bounds; a batch that validates
- * must also iterate to the same record count. Decompression is capped at 1 MiB. */
+ * protocol/record.c and protocol/legacy.c. Byte 0 holds flags: bit 0 stores the right
+ * CRC-32C into the batch first (so mutations reach the record parser instead of dying
+ * at the CRC check), bit 1 validates as Produce v3 instead of v9 (zstd needs v7+). The
+ * rest is treated as a magic-2 batch (validated as from a client and as internal data,
+ * then iterated) and as a legacy message set. Nothing may crash, leak or read out of
+ * bounds; a batch that validates must also iterate to the same record count.
+ * Decompression is capped at 1 MiB. */
 #include "protocol/protocol.h"
 
 #define FUZZ_CAP (1u << 20)
@@ -19,13 +22,33 @@ count_cb(void *ctx, const sk_record_t *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void fuzz_batch(const uint8_t *data, size_t size, int16_t produce_version);
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    uint8_t flags = data[0];
+    uint8_t *copy = malloc(size);
+    SK_ASSERT(copy != NULL);
+    memcpy(copy, data + 1, size - 1);
+    if ((flags & 1) && size - 1 >= SK_BATCH_HEADER_SIZE) {
+        /* the CRC covers [21, 12 + batch_length) when that fits, else the whole input */
+        size_t len = size - 1, blen = (size_t)sk_be32(copy + 8) + SK_LOG_OVERHEAD;
+        sk_batch_crc_set(copy, blen >= SK_BATCH_HEADER_SIZE && blen <= len ? blen : len);
+    }
+    fuzz_batch(copy, size - 1, (flags & 2) ? 3 : 9);
+    free(copy);
+    return 0;
+}
+
+static void
+fuzz_batch(const uint8_t *data, size_t size, int16_t produce_version)
 {
     sk_batch_check_t chk = {
         .max_batch_bytes = 1 << 20,
         .max_decompressed_bytes = FUZZ_CAP,
-        .produce_version = 9,
+        .produce_version = produce_version,
         .allow_control = false,
     };
     sk_batch_info_t info;
@@ -51,5 +74,4 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         SK_ASSERT(sk_batch_validate(out, out_len, &chk, &info, &kerr) == SK_OK || out_len > (1u << 20));
         free(out);
     }
-    return 0;
 }

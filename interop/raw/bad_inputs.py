@@ -1,0 +1,502 @@
+#!/usr/bin/env python3
+"""Replays the bad-input corpus (tests/corpus/bad, see its MANIFEST and
+docs/hostile-input.md) against a running skiffd, standard library only.
+
+For every case: a fresh connection gets the file's bytes and the broker must do what
+MANIFEST says (close the connection, or answer with the listed Kafka error), within
+10 s. Throughout: the broker process stays alive, a probe client on its own connection
+gets every ApiVersions answer in time (other clients are unaffected), and the broker's
+RSS stays within RSS_BUDGET_MB of its starting value (no allocation sized by a hostile
+length). The connection cases: 100 slowloris connections at 1 byte/s, 5000 idle
+connections (RLIMIT_NOFILE is raised for this process when needed), and 1000 pipelined
+requests written without reading. At the end the test topic is fetched back and every
+stored batch must be a valid magic-2 batch (CRC-32C) with contiguous offsets: nothing
+from a rejected request reached the log. When BROKER_LOG names the broker's stderr file,
+it must contain no sanitizer report or failed assertion.
+
+Usage: BOOTSTRAP=host:port [BROKER_PID=pid] [BROKER_LOG=file] bad_inputs.py
+       bad_inputs.py --skiffd PATH   (starts its own broker on a free port, data in a
+                                      temporary directory, stderr checked)
+Env: ONLY=<substring> runs matching cases; RSS_BUDGET_MB (default 256).
+Prints one PASS/FAIL line per case; exits 1 on any failure.
+"""
+import os
+import resource
+import select
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "..", "..", "tests", "corpus", "bad")
+TOPIC = b"skiff-bad-inputs"
+CASE_TIMEOUT_S = 10.0
+RSS_BUDGET_KB = int(os.environ.get("RSS_BUDGET_MB", "256")) * 1024
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "Assertion", "assertion failed",
+                   "SK_ASSERT")
+
+HOST, PORT = "127.0.0.1", 9092
+BROKER_PID = None
+FAILS = []
+
+
+def fail(what):
+    FAILS.append(what)
+    print("  check failed: " + what, flush=True)
+
+
+# ---- wire helpers ----
+def frame(api_key, version, corr, body=b"", flexible=False):
+    hdr = struct.pack(">hhih", api_key, version, corr, 5) + b"probe" + (b"\x00" if flexible else b"")
+    return struct.pack(">i", len(hdr) + len(body)) + hdr + body
+
+
+def connect(timeout=CASE_TIMEOUT_S):
+    s = socket.create_connection((HOST, PORT), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def read_exact(s, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = s.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError("closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return bytes(buf)
+
+
+def read_response(s):
+    size = struct.unpack(">i", read_exact(s, 4))[0]
+    data = read_exact(s, size)
+    return struct.unpack(">i", data[:4])[0], data[4:]
+
+
+def outcome(s):
+    """('close', None) if the broker closes without answering, ('answer', (corr, body)),
+    or ('timeout', None)."""
+    s.settimeout(CASE_TIMEOUT_S)
+    try:
+        return "answer", read_response(s)
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        return "close", None
+    except socket.timeout:
+        return "timeout", None
+
+
+def rss_kb():
+    if not BROKER_PID:
+        return 0
+    try:
+        with open("/proc/%d/status" % BROKER_PID) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def alive():
+    if not BROKER_PID:
+        return True
+    try:
+        os.kill(BROKER_PID, 0)
+        return True
+    except OSError:
+        return False
+
+
+class Rd:
+    def __init__(self, b):
+        self.b, self.p = b, 0
+
+    def take(self, fmt):
+        v = struct.unpack_from(fmt, self.b, self.p)
+        self.p += struct.calcsize(fmt)
+        return v[0]
+
+    def string(self):
+        n = self.take(">h")
+        v = self.b[self.p:self.p + max(n, 0)]
+        self.p += max(n, 0)
+        return v
+
+    def blob(self):
+        n = self.take(">i")
+        v = self.b[self.p:self.p + max(n, 0)]
+        self.p += max(n, 0)
+        return v
+
+
+def produce_error(body):
+    """Error code of the first partition of a Produce v3-v8 response body."""
+    r = Rd(body)
+    r.take(">i")  # topic count
+    r.string()
+    r.take(">i")  # partition count
+    r.take(">i")  # index
+    return r.take(">h")
+
+
+# ---- background: probe client and RSS sampler ----
+class Watch(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.max_latency = 0.0
+        self.probes = 0
+        self.errors = []
+        self.rss_max = 0
+
+    def run(self):
+        try:
+            s = connect()
+        except OSError as e:
+            self.errors.append("probe connect: %s" % e)
+            return
+        corr = 0
+        while not self.stop.is_set():
+            corr += 1
+            t0 = time.monotonic()
+            try:
+                s.sendall(frame(18, 0, corr))
+                got, body = read_response(s)
+                if got != corr or struct.unpack(">h", body[:2])[0] != 0:
+                    self.errors.append("probe: bad answer to %d" % corr)
+            except (OSError, EOFError) as e:
+                self.errors.append("probe: %s" % e)
+                return
+            self.max_latency = max(self.max_latency, time.monotonic() - t0)
+            self.probes += 1
+            self.rss_max = max(self.rss_max, rss_kb())
+            self.stop.wait(0.05)
+        s.close()
+
+
+# ---- setup and final log check ----
+def ensure_topic():
+    body = struct.pack(">i", 1) + struct.pack(">h", len(TOPIC)) + TOPIC + b"\x01"  # Metadata v4, auto-create
+    for _ in range(100):
+        with connect() as s:
+            s.sendall(frame(3, 4, 1, body))
+            _, resp = read_response(s)
+        r = Rd(resp)
+        r.take(">i")  # throttle
+        for _ in range(r.take(">i")):  # brokers
+            r.take(">i"), r.string(), r.take(">i"), r.string()
+        r.string()  # cluster id
+        r.take(">i")  # controller
+        r.take(">i")  # topics
+        err = r.take(">h")
+        r.string()
+        r.take(">b")
+        nparts = r.take(">i")
+        if err == 0 and nparts > 0:
+            r.take(">h"), r.take(">i")
+            if r.take(">i") >= 0:  # leader
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def check_log():
+    """Fetch partition 0 from offset 0; every batch valid, offsets contiguous."""
+    body = struct.pack(">iiiib", -1, 100, 1, 16 << 20, 0)
+    body += struct.pack(">i", 1) + struct.pack(">h", len(TOPIC)) + TOPIC
+    body += struct.pack(">i", 1) + struct.pack(">iqi", 0, 0, 16 << 20)
+    with connect() as s:
+        s.sendall(frame(1, 4, 77, body))
+        _, resp = read_response(s)
+    r = Rd(resp)
+    r.take(">i"), r.take(">i"), r.string(), r.take(">i")
+    r.take(">i")
+    err, hw = r.take(">h"), r.take(">q")
+    r.take(">q")
+    n_aborted = r.take(">i")
+    r.p += max(n_aborted, 0) * 16
+    recs = r.blob()
+    if err != 0:
+        fail("log check: fetch error %d" % err)
+        return
+    pos, want, batches = 0, 0, 0
+    while pos + 61 <= len(recs):
+        base, blen = struct.unpack_from(">qi", recs, pos)
+        if pos + 12 + blen > len(recs):
+            break  # a partial batch at the end of a fetch is normal
+        magic = recs[pos + 16]
+        crc = struct.unpack_from(">I", recs, pos + 17)[0]
+        lod = struct.unpack_from(">i", recs, pos + 23)[0]
+        if magic != 2 or crc32c(recs[pos + 21:pos + 12 + blen]) != crc:
+            fail("log check: stored batch at offset %d is not a valid magic-2 batch" % base)
+            return
+        if base != want:
+            fail("log check: batch at %d, expected %d" % (base, want))
+            return
+        want = base + lod + 1
+        pos += 12 + blen
+        batches += 1
+    if want != hw:
+        fail("log check: batches end at %d but the high watermark is %d" % (want, hw))
+    print("  log check: %d valid batches, offsets 0..%d" % (batches, want - 1), flush=True)
+
+
+# ---- the cases ----
+def expect_ok(expect, kind, resp, corr_sent):
+    if kind == "timeout":
+        return "no answer and no close within %.0f s" % CASE_TIMEOUT_S
+    if expect == "any":
+        return None
+    if expect == "close":
+        return None if kind == "close" else "answered, expected a close"
+    if kind == "close":
+        return "closed, expected an answer (%s)" % expect
+    corr, body = resp
+    if corr != corr_sent:
+        return "correlation id %d, sent %d" % (corr, corr_sent)
+    if expect == "answer":
+        return None
+    if expect.startswith("av="):
+        code = struct.unpack(">h", body[:2])[0]
+        return None if code == int(expect[3:]) else "ApiVersions error %d, expected %s" % (code, expect[3:])
+    if expect.startswith("kerr="):
+        code = produce_error(body)
+        allowed = [int(x) for x in expect[5:].split(",")]
+        return None if code in allowed else "Kafka error %d, expected one of %s" % (code, allowed)
+    return "unknown expectation " + expect
+
+
+def corr_of(data):
+    return struct.unpack(">i", data[8:12])[0] if len(data) >= 12 else None
+
+
+def run_once(name, data, send, expect):
+    s = connect()
+    try:
+        try:
+            s.sendall(data)
+            if send == "eof":
+                s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            return None if expect in ("close", "any") else "closed while sending"
+        kind, resp = outcome(s)
+        return expect_ok(expect, kind, resp, corr_of(data))
+    finally:
+        s.close()
+
+
+def run_slow(data, conns=100):
+    socks = [connect() for _ in range(conns)]
+    t0 = time.monotonic()
+    for i in range(len(data)):
+        for s in socks:
+            s.send(data[i:i + 1])
+        time.sleep(1.0)
+    err = None
+    for s in socks:
+        kind, resp = outcome(s)
+        e = expect_ok("answer", kind, resp, corr_of(data))
+        err = err or e
+        s.close()
+    print("  slowloris: %d connections, %d bytes at 1 B/s, %.0f s" % (conns, len(data), time.monotonic() - t0))
+    return err
+
+
+def run_idle(conns=5000):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = conns + 200
+    if soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            return "RLIMIT_NOFILE hard limit %d < %d" % (hard, need)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    rss0 = rss_kb()
+    socks = []
+    try:
+        for _ in range(conns):
+            socks.append(socket.create_connection((HOST, PORT), timeout=CASE_TIMEOUT_S))
+        time.sleep(2.0)
+        # every connection is still usable: the last one gets an answer
+        s = socks[-1]
+        s.sendall(frame(18, 0, 4242))
+        kind, resp = outcome(s)
+        err = expect_ok("answer", kind, resp, 4242)
+        grown = rss_kb() - rss0
+        print("  idle: %d connections held, broker RSS +%d KiB" % (len(socks), grown), flush=True)
+        if BROKER_PID and grown > 100 * 1024:
+            err = err or "RSS grew by %d KiB for idle connections" % grown
+        return err
+    except OSError as e:
+        return "after %d connections: %s" % (len(socks), e)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def run_pipe(data, n=1000):
+    reqs = [data[:8] + struct.pack(">i", i) + data[12:] for i in range(n)]
+    s = connect()
+    sender_err = []
+
+    def send_all():
+        try:
+            s.sendall(b"".join(reqs))
+        except OSError as e:
+            sender_err.append(str(e))
+
+    t = threading.Thread(target=send_all, daemon=True)
+    t.start()
+    time.sleep(2.0)  # nothing read: the broker must pause reading, not buffer without bound
+    try:
+        for i in range(n):
+            corr, _ = read_response(s)
+            if corr != i:
+                return "response %d has correlation id %d" % (i, corr)
+    except (OSError, EOFError) as e:
+        return "after some responses: %s" % e
+    finally:
+        t.join(10)
+        s.close()
+    return sender_err[0] if sender_err else None
+
+
+def load_manifest():
+    cases = []
+    with open(os.path.join(CORPUS, "MANIFEST")) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            name, send, expect, why = line.rstrip("\n").split(" ", 3)
+            cases.append((name, send, expect, why))
+    return cases
+
+
+def replay():
+    only = os.environ.get("ONLY", "")
+    if not ensure_topic():
+        fail("topic %s has no leader" % TOPIC.decode())
+        return
+    rss0 = rss_kb()
+    watch = Watch()
+    watch.start()
+    for name, send, expect, why in load_manifest():
+        if only and only not in name:
+            continue
+        with open(os.path.join(CORPUS, name), "rb") as f:
+            data = f.read()
+        t0 = time.monotonic()
+        try:
+            if send in ("once", "eof"):
+                err = run_once(name, data, send, expect)
+            elif send == "slow":
+                err = run_slow(data)
+            elif send == "idle":
+                err = run_idle()
+            elif send == "pipe":
+                err = run_pipe(data)
+            else:
+                err = "unknown send mode " + send
+        except OSError as e:
+            err = "socket error: %s" % e
+        if not alive():
+            err = (err or "") + " BROKER DIED"
+        grown = rss_kb() - rss0
+        if BROKER_PID and grown > RSS_BUDGET_KB:
+            err = (err or "") + " RSS +%d KiB over budget" % grown
+        print("%s %s (%s; %.1f s, RSS +%d KiB)%s" % ("FAIL" if err else "PASS", name, why, time.monotonic() - t0,
+                                                     grown, ": " + err if err else ""), flush=True)
+        if err:
+            fail(name + ": " + err)
+        if not alive():
+            break
+    watch.stop.set()
+    watch.join(15)
+    for e in watch.errors:
+        fail(e)
+    print("  probe: %d answers, slowest %.3f s; broker RSS max %d KiB (start %d KiB)" %
+          (watch.probes, watch.max_latency, watch.rss_max, rss0), flush=True)
+    if watch.max_latency > 2.0:
+        fail("probe client waited %.1f s for an answer" % watch.max_latency)
+    if alive():
+        check_log()
+
+
+def check_broker_log(path):
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return
+    for mark in SANITIZER_MARKS:
+        if mark in text:
+            i = text.index(mark)
+            fail("broker log %s has '%s': %s" % (path, mark, text[max(0, i - 200):i + 400]))
+            return
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    global HOST, PORT, BROKER_PID
+    proc = None
+    log_path = os.environ.get("BROKER_LOG")
+    tmp = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--skiffd":
+        tmp = tempfile.mkdtemp(prefix="skiff-bad-")
+        PORT = free_port()
+        log_path = os.path.join(tmp, "skiffd.log")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 16384), hard))
+        proc = subprocess.Popen([sys.argv[2], "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % PORT,
+                                 "--override", "log.dirs=%s/logs" % tmp, "--override", "num.partitions=1"],
+                                stdout=open(log_path, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        BROKER_PID = proc.pid
+        for _ in range(100):
+            try:
+                socket.create_connection((HOST, PORT), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+    else:
+        host, port = os.environ.get("BOOTSTRAP", "127.0.0.1:9092").rsplit(":", 1)
+        HOST, PORT = host, int(port)
+        BROKER_PID = int(os.environ["BROKER_PID"]) if os.environ.get("BROKER_PID") else None
+    try:
+        replay()
+    finally:
+        if proc:
+            proc.terminate()
+            try:
+                rc = proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+            if rc != 0:
+                fail("skiffd exited with status %d after SIGTERM" % rc)
+        if log_path:
+            check_broker_log(log_path)
+            if tmp:
+                print("  broker log: %s" % log_path)
+    print("bad_inputs: %s (%d failures)" % ("FAIL" if FAILS else "PASS", len(FAILS)), flush=True)
+    sys.exit(1 if FAILS else 0)
+
+
+if __name__ == "__main__":
+    main()
