@@ -89,6 +89,7 @@ typedef struct sk_server {
     const char *adv_host;    /* borrowed: cfg */
     int32_t adv_port;
     int64_t last_checkpoint_ms;
+    struct sk_pid_alloc *pids; /* owned: producer-id allocator (h_producer.c) */
     int64_t last_retention_ms;  /* monotonic time of the last retention pass */
     bool stopping;
 } sk_server_t;
@@ -139,6 +140,13 @@ int sk_h_describe_configs(sk_req_t *r);
 int sk_h_alter_configs(sk_req_t *r);
 int sk_h_incremental_alter_configs(sk_req_t *r);
 int sk_h_create_partitions(sk_req_t *r);
+int sk_h_init_producer_id(sk_req_t *r);
+
+/* ---- producer ids (h_producer.c): never repeat, also across restarts ---- */
+typedef struct sk_pid_alloc sk_pid_alloc_t;
+int sk_pid_alloc_open(const char *dir, sk_pid_alloc_t **out);
+void sk_pid_alloc_free(sk_pid_alloc_t *a);
+int sk_pid_alloc_next(sk_pid_alloc_t *a, int64_t *id);
 int sk_h_delete_records(sk_req_t *r);
 /* Retention pass over every topic (h_records.c); called from the tick. */
 void sk_server_retention(sk_server_t *srv, int64_t now_ms);

@@ -35,6 +35,8 @@ const sk_handler_t sk_handlers[] = {
     {SK_API_ALTER_CONFIGS, 0, 2, 0, sk_h_alter_configs},
     {SK_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 0, sk_h_incremental_alter_configs},
     {SK_API_CREATE_PARTITIONS, 0, 3, 0, sk_h_create_partitions},
+    /* Advertised from v0: librdkafka <= 2.11 enables idempotence only when v0 is. */
+    {SK_API_INIT_PRODUCER_ID, 0, 5, 0, sk_h_init_producer_id},
     {SK_API_DELETE_RECORDS, 0, 2, 0, sk_h_delete_records},
 };
 const size_t sk_handler_count = SK_ARRAY_LEN(sk_handlers);

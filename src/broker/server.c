@@ -148,6 +148,10 @@ sk_server_new(const sk_config_t *cfg, sk_server_t **out)
         SK_ERROR("event=log_open_failed dir=%s rc=%s", dir, sk_strerror(rc));
         goto fail;
     }
+    if ((rc = sk_pid_alloc_open(dir, &srv->pids)) != SK_OK) {
+        SK_ERROR("event=producer_id_open_failed dir=%s rc=%s", dir, sk_strerror(rc));
+        goto fail;
+    }
     mo = (sk_meta_options_t){.node_id = cfg->node_id,
                              .data_dir = dir,
                              .logs = srv->logs,
@@ -208,6 +212,7 @@ sk_server_free(sk_server_t *srv)
     }
     sk_coord_free(srv->coord); /* after the connections: parked group requests are gone */
     sk_meta_close(srv->meta);
+    sk_pid_alloc_free(srv->pids);
     if (srv->logs) sk_logmgr_close(srv->logs);
     SK_INFO("event=stopped");
     free(srv);
