@@ -2,7 +2,12 @@
  * to one magic-2 batch). Each partition's records must be exactly one valid batch
  * (sk_batch_validate); the batch is appended in place from the receive buffer (no copy
  * of record bytes) and parked fetches are told. acks=0 gets no response, and any error
- * then closes the connection so that the client refreshes metadata, as Kafka does. */
+ * then closes the connection so that the client refreshes metadata, as Kafka does.
+ * Idempotent producers: storage checks each batch against the partition's producer
+ * state inside the append; a retry of one of the last five batches is answered NONE
+ * with its original base offset (as Kafka 4.x does, not DUPLICATE_SEQUENCE_NUMBER)
+ * and nothing is written; gaps get OUT_OF_ORDER_SEQUENCE_NUMBER and stale epochs
+ * INVALID_PRODUCER_EPOCH (docs/idempotence.md). */
 #include "broker_int.h"
 
 #define PRODUCE_DECOMPRESS_MIN (64u << 20)
@@ -65,13 +70,17 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
         goto out;
     }
     rc = sk_partition_append(p, batch, len, now, &ai);
+    if (rc == SK_EINVAL && ai.error_code != SK_KERR_NONE) {
+        kerr = ai.error_code; /* refused by the producer state: sequence or epoch */
+        goto out;
+    }
     if (rc != SK_OK) {
         kerr = rc == SK_EIO ? SK_KERR_KAFKA_STORAGE_ERROR : SK_KERR_UNKNOWN_SERVER_ERROR;
         goto out;
     }
     res->base_offset = ai.base_offset;
     res->log_append_time_ms = ai.log_append_time;
-    sk_fetch_notify(srv, p, (int64_t)len);
+    if (!ai.duplicate) sk_fetch_notify(srv, p, (int64_t)len);
 out:
     free(converted);
     if (rc != SK_OK && kerr == SK_KERR_NONE) kerr = SK_KERR_CORRUPT_MESSAGE;
