@@ -268,6 +268,7 @@ main() {
     run_test admin "$BIN/admin" it-admin
     run_test configs "$BIN/configs" it-configs
     restart_test
+    [[ "$BROKER" == skiff ]] && SKIFFD="$BUILD_DIR/skiffd" run_test idempotent-crash "$BIN/idempotent_crash" it-idem-crash
     run_test kcat "$HERE/kcat.sh" it-kcat
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
