@@ -8,8 +8,9 @@ MANIFEST says (close the connection, or answer with the listed Kafka error), wit
 gets every ApiVersions answer in time (other clients are unaffected), and the broker's
 RSS stays within RSS_BUDGET_MB of its starting value (no allocation sized by a hostile
 length). The connection cases: 100 slowloris connections at 1 byte/s, 5000 idle
-connections (RLIMIT_NOFILE is raised for this process when needed), and 1000 pipelined
-requests written without reading. At the end the test topic is fetched back and every
+connections (RLIMIT_NOFILE is raised for this process when needed), 200 connections
+that announce a maximal frame and stall, and 1000 pipelined requests written without
+reading. Invalid topic names must be refused without creating anything. At the end the test topic is fetched back and every
 stored batch must be a valid magic-2 batch (CRC-32C) with contiguous offsets: nothing
 from a rejected request reached the log. When BROKER_LOG names the broker's stderr file,
 it must contain no sanitizer report or failed assertion.
@@ -156,6 +157,17 @@ def produce_error(body):
     return r.take(">h")
 
 
+def metadata_v4_topic_error(body):
+    r = Rd(body)
+    r.take(">i")  # throttle
+    for _ in range(r.take(">i")):  # brokers: id, host, port, rack
+        r.take(">i"), r.string(), r.take(">i"), r.string()
+    r.string()  # cluster id
+    r.take(">i")  # controller
+    r.take(">i")  # topic count
+    return r.take(">h")
+
+
 # ---- background: probe client and RSS sampler ----
 class Watch(threading.Thread):
     def __init__(self):
@@ -285,6 +297,9 @@ def expect_ok(expect, kind, resp, corr_sent):
     if expect.startswith("av="):
         code = struct.unpack(">h", body[:2])[0]
         return None if code == int(expect[3:]) else "ApiVersions error %d, expected %s" % (code, expect[3:])
+    if expect.startswith("meta="):
+        code = metadata_v4_topic_error(body)
+        return None if code == int(expect[5:]) else "Metadata topic error %d, expected %s" % (code, expect[5:])
     if expect.startswith("kerr="):
         code = produce_error(body)
         allowed = [int(x) for x in expect[5:].split(",")]
@@ -358,6 +373,27 @@ def run_idle(conns=5000):
             s.close()
 
 
+def run_hold(data, conns=200):
+    rss0 = rss_kb()
+    socks = []
+    try:
+        for _ in range(conns):
+            s = connect()
+            s.sendall(data)
+            socks.append(s)
+        time.sleep(2.0)
+        grown = rss_kb() - rss0
+        print("  hold: %d stalled connections, broker RSS +%d KiB" % (len(socks), grown), flush=True)
+        if BROKER_PID and grown > 64 * 1024:
+            return "RSS grew by %d KiB for %d stalled connections" % (grown, len(socks))
+        return None
+    except OSError as e:
+        return "after %d connections: %s" % (len(socks), e)
+    finally:
+        for s in socks:
+            s.close()
+
+
 def run_pipe(data, n=1000):
     reqs = [data[:8] + struct.pack(">i", i) + data[12:] for i in range(n)]
     s = connect()
@@ -421,6 +457,8 @@ def replay():
                 err = run_slow(data)
             elif send == "idle":
                 err = run_idle()
+            elif send == "hold":
+                err = run_hold(data)
             elif send == "pipe":
                 err = run_pipe(data)
             else:
@@ -508,6 +546,11 @@ def main():
                 rc = proc.wait()
             if rc != 0:
                 fail("skiffd exited with status %d after SIGTERM" % rc)
+        if tmp:
+            import glob
+            stray = glob.glob(os.path.join(tmp, "**", "*evil*"), recursive=True)
+            if stray:
+                fail("an invalid topic name created %s" % stray)
         if log_path:
             check_broker_log(log_path)
             if tmp:

@@ -11,9 +11,11 @@ MANIFEST columns: <file> <send> <expect> <why>
           slow     write one byte per second (slowloris), many connections at once
           idle     only the connection matters: thousands are opened and held
           pipe     the bytes are one request, written 1000 times without reading
+          hold     200 connections each write the bytes and then stall
   expect: close    the broker closes the connection without answering
           kerr=A,B the first partition of the Produce v7 response has one of these codes
           av=N     ApiVersions answered in the v0 layout with error code N
+          meta=N   Metadata v4 answered with error code N for the first topic
           answer   a response with this correlation id arrives (error codes not checked)
           any      a response or a close; the broker must only stay up and unharmed
 All Produce cases write to topic skiff-bad-inputs, partition 0; the replayer creates it.
@@ -172,11 +174,23 @@ def compression():
          "kerr=2,10,87", "zstd frame asking for a 2 TiB window")
 
 
+def topic_names():
+    def meta_v4(name, corr=41):
+        return k.request(3, 4, k.array([k.string(name)]) + b"\x01", corr)  # allow_auto_topic_creation
+
+    for label, name in (("dotdot-slash", b"../skiff-evil"), ("slash", b"a/b"), ("dotdot", b".."),
+                        ("nul", b"ab\x00cd"), ("len-250", b"t" * 250), ("empty", b"")):
+        case("topic-name-" + label, meta_v4(name), "once", "meta=17",
+             "Metadata v4 auto-creating an invalid topic name: INVALID_TOPIC_EXCEPTION, no directory")
+
+
 def connections():
     meta = k.request(3, 1, k.array([]), 21)
     case("slowloris-1B-per-s", meta, "slow", "answer",
          "a Metadata request sent one byte per second on many connections")
     case("5000-idle-conns", b"", "idle", "any", "5000 connections that never send")
+    case("max-size-prefix-then-stall", k.i32(104857600) + b"\x00" * 1024, "hold", "any",
+         "200 connections announce a 100 MiB frame, send 1 KiB and stall: memory follows bytes received")
     case("pipelined-1000-requests-no-read", meta, "pipe", "answer",
          "1000 requests written without reading (queued.max.requests back-pressure)")
     fetch = k.request(1, 4, k.i32(1) + k.i32(100) + k.i32(1) + k.i32(1 << 20) + k.i8(0)
@@ -191,6 +205,7 @@ def main():
     strings_arrays_varints()
     batches()
     compression()
+    topic_names()
     connections()
     for f in os.listdir(HERE):
         if f.endswith(".bin"):
