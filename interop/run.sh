@@ -126,12 +126,14 @@ broker_start() {
     local i
     mkdir -p "$DATA"
     if [[ "$BROKER" == kafka ]]; then
-        "$HERE/kafka-ref.sh" start "$PORT" "$DATA" 2>>"$TMP/logs/harness.log"
+        "$HERE/kafka-ref.sh" start "$PORT" "$DATA" --override log.retention.check.interval.ms=1000 \
+            --override log.initial.task.delay.ms=0 2>>"$TMP/logs/harness.log"
         return
     fi
     [[ -x "$BUILD_DIR/skiffd" ]] || { log "no $BUILD_DIR/skiffd"; return 1; }
     "$BUILD_DIR/skiffd" --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
         --override "log.dirs=$DATA/logs" --override num.partitions=4 \
+        --override log.retention.check.interval.ms=1000 \
         >> "$DATA/skiffd.log" 2>&1 < /dev/null &
     BROKER_PID=$!
     for ((i = 0; i < 60; i++)); do
@@ -267,6 +269,7 @@ main() {
     run_test offsets_for_times "$BIN/offsets_for_times" it-oft
     run_test admin "$BIN/admin" it-admin
     run_test configs "$BIN/configs" it-configs
+    run_test retention "$BIN/retention" it-retention
     restart_test
     [[ "$BROKER" == skiff ]] && SKIFFD="$BUILD_DIR/skiffd" run_test idempotent-crash "$BIN/idempotent_crash" it-idem-crash
     run_test kcat "$HERE/kcat.sh" it-kcat

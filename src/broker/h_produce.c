@@ -75,7 +75,10 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
         goto out;
     }
     if (rc != SK_OK) {
-        kerr = rc == SK_EIO ? SK_KERR_KAFKA_STORAGE_ERROR : SK_KERR_UNKNOWN_SERVER_ERROR;
+        /* A batch larger than segment.bytes can never be stored (Kafka: RECORD_LIST_TOO_LARGE). */
+        kerr = rc == SK_EIO      ? SK_KERR_KAFKA_STORAGE_ERROR
+               : rc == SK_ELIMIT ? SK_KERR_RECORD_LIST_TOO_LARGE
+                                 : SK_KERR_UNKNOWN_SERVER_ERROR;
         goto out;
     }
     res->base_offset = ai.base_offset;

@@ -35,7 +35,7 @@ static const topic_cfg_def_t topic_cfgs[] = {
     {"preallocate", TC_BOOL, 0, "false", NULL},
     {"retention.bytes", TC_LONG, INT64_MIN, NULL, NULL},
     {"retention.ms", TC_LONG, -1, NULL, NULL},
-    {"segment.bytes", TC_INT, 14, NULL, NULL},
+    {"segment.bytes", TC_INT, 1048576, NULL, NULL}, /* Kafka 4.x: at least 1 MiB */
     {"segment.index.bytes", TC_INT, 4, NULL, NULL},
     {"segment.jitter.ms", TC_LONG, 0, "0", NULL},
     {"segment.ms", TC_LONG, 1, NULL, NULL},
@@ -130,7 +130,11 @@ sk_topic_config_check(const char *name, const char *value, char *err, size_t err
         return SK_OK;
     }
 bad:
-    snprintf(err, err_len, "Invalid value %s for configuration %s", value ? value : "null", name);
+    if ((d->type == TC_LONG || d->type == TC_INT) && value && end && !*end && end != value)
+        snprintf(err, err_len, "Invalid value %s for configuration %s: Value must be at least %lld", value, name,
+                 (long long)d->min);
+    else
+        snprintf(err, err_len, "Invalid value %s for configuration %s", value ? value : "null", name);
     return SK_EINVAL;
 }
 

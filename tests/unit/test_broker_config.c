@@ -163,9 +163,9 @@ test_int_long_values(void **state)
     }
     assert_int_equal(c.num_partitions, 7); /* a rejected value changes nothing */
 
-    assert_int_equal(set(&c, "log.segment.bytes", "13"), SK_EINVAL);
-    assert_int_equal(set(&c, "log.segment.bytes", "14"), SK_OK);
-    assert_int_equal(c.log_segment_bytes, 14);
+    assert_int_equal(set(&c, "log.segment.bytes", "1048575"), SK_EINVAL);
+    assert_int_equal(set(&c, "log.segment.bytes", "1048576"), SK_OK);
+    assert_int_equal(c.log_segment_bytes, 1048576);
     assert_int_equal(set(&c, "log.segment.bytes", "2147483647"), SK_OK);
 
     assert_int_equal(set(&c, "log.retention.bytes", "9223372036854775807"), SK_OK);
@@ -562,7 +562,7 @@ test_cli_help_version(void **state)
     sk_cli_usage(f);
     fclose(f);
     assert_non_null(strstr(text, "--override"));
-    assert_non_null(strstr(text, "log.segment.bytes (int, 14..2147483647, default 1073741824)"));
+    assert_non_null(strstr(text, "log.segment.bytes (int, 1048576..2147483647, default 1073741824)"));
     assert_non_null(strstr(text, "skiff.request.arena.max.bytes"));
     free(text);
 }

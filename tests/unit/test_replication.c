@@ -86,7 +86,8 @@ test_topic_config_checks(void **state)
     assert_int_equal(sk_topic_config_check("retention.ms", "-1", err, sizeof(err)), SK_OK);
     assert_int_equal(sk_topic_config_check("retention.ms", "-2", err, sizeof(err)), SK_EINVAL);
     assert_int_equal(sk_topic_config_check("retention.ms", "12x", err, sizeof(err)), SK_EINVAL);
-    assert_int_equal(sk_topic_config_check("segment.bytes", "13", err, sizeof(err)), SK_EINVAL);
+    assert_int_equal(sk_topic_config_check("segment.bytes", "1048575", err, sizeof(err)), SK_EINVAL);
+    assert_non_null(strstr(err, "at least 1048576"));
     assert_int_equal(sk_topic_config_check("segment.bytes", "3000000000", err, sizeof(err)), SK_EINVAL);
     assert_int_equal(sk_topic_config_check("cleanup.policy", "compact, delete", err, sizeof(err)), SK_OK);
     assert_int_equal(sk_topic_config_check("cleanup.policy", "shred", err, sizeof(err)), SK_EINVAL);
@@ -100,7 +101,7 @@ static void
 test_create_configure_reopen(void **state)
 {
     fixture_t *f = *state;
-    sk_topic_cfg_t cfgs[] = {{"segment.bytes", "65536"}, {"retention.ms", "1000"}};
+    sk_topic_cfg_t cfgs[] = {{"segment.bytes", "2097152"}, {"retention.ms", "1000"}};
     sk_topic_cfg_t cfgs2[] = {{"message.timestamp.type", "LogAppendTime"}};
     sk_topic_t *t;
     sk_uuid_t id;
@@ -113,7 +114,7 @@ test_create_configure_reopen(void **state)
     assert_int_equal(sk_meta_topic_create(f->meta, "orders", 3, 1, cfgs, 2, &t, err, sizeof(err)), SK_OK);
     id = t->id;
     assert_false(sk_uuid_is_zero(&id));
-    assert_int_equal(t->log_cfg.segment_bytes, 65536);
+    assert_int_equal(t->log_cfg.segment_bytes, 2097152);
     assert_ptr_equal(sk_meta_topic_by_id(f->meta, &id), t);
     assert_int_equal(sk_meta_topic_create(f->meta, "orders", 1, 1, NULL, 0, &t, err, sizeof(err)), SK_EEXIST);
     assert_string_equal(sk_topic_config_value(f->meta, t, "retention.ms", &is_default, buf, sizeof(buf)), "1000");
