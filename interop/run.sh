@@ -274,6 +274,7 @@ main() {
     [[ "$BROKER" == skiff ]] && SKIFFD="$BUILD_DIR/skiffd" run_test idempotent-crash "$BIN/idempotent_crash" it-idem-crash
     run_test kcat "$HERE/kcat.sh" it-kcat
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
+    run_test java-idempotent "$HERE/java/run.sh" it-java-idem
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
         BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
     run_test raw-api python3 "$HERE/raw/api_checks.py"
