@@ -76,6 +76,10 @@ sk_req_strdup(sk_req_t *r, sk_str_t s)
     return sk_arena_strndup(&r->arena, s.ptr ? s.ptr : "", s.len > 0 ? (size_t)s.len : 0);
 }
 
+/* Mark r answered. The write happens from the connection's write watcher, never from
+ * here: flushing at once could free r (and its arena) while the handler that answered
+ * is still using it, e.g. a woken fetch releasing its log slices after responding.
+ * Inside the read handler, the kick at its end does the same job. */
 static void
 req_complete(sk_req_t *r)
 {
@@ -83,7 +87,7 @@ req_complete(sk_req_t *r)
     r->done = true;
     r->parked = NULL;
     c->queued_bytes += r->out.total_bytes;
-    if (!c->in_read) sk_conn_kick(c);
+    if (!c->in_read) ev_feed_event(c->srv->loop, &c->wio, EV_WRITE);
 }
 
 void

@@ -199,6 +199,15 @@ def connections():
          "Fetch claiming replica id 1 (the CVE-2018-1288 shape): no follower privileges")
 
 
+def long_poll():
+    # Parks (min_bytes never reached), then answers with the data it has when max_wait
+    # expires; the answer must not touch the request after it was written and freed.
+    fetch = k.request(1, 4, k.i32(-1) + k.i32(100) + k.i32(0x7FFFFFFF) + k.i32(1 << 20) + k.i8(0)
+                      + k.array([k.string(TOPIC) + k.array([k.i32(0) + k.i64(0) + k.i32(1 << 20)])]), 51)
+    case("fetch-min-bytes-unreachable", fetch, "once", "answer",
+         "Fetch v4 with min_bytes 2^31-1 over existing data: parks, answers at max_wait")
+
+
 def main():
     framing()
     headers_versions()
@@ -206,6 +215,7 @@ def main():
     batches()
     compression()
     topic_names()
+    long_poll()
     connections()
     for f in os.listdir(HERE):
         if f.endswith(".bin"):
