@@ -136,7 +136,6 @@ typedef struct sk_rd {
 } sk_rd_t;
 static inline void sk_rd_init(sk_rd_t *r, const uint8_t *p, size_t len) { r->p = p; r->len = len; r->pos = 0; }
 static inline size_t sk_rd_left(const sk_rd_t *r) { return r->len - r->pos; }
-int sk_rd_i8(sk_rd_t *r, int8_t *v);
 int sk_rd_i16(sk_rd_t *r, int16_t *v);
 int sk_rd_u16(sk_rd_t *r, uint16_t *v);
 int sk_rd_i32(sk_rd_t *r, int32_t *v);
@@ -144,11 +143,71 @@ int sk_rd_u32(sk_rd_t *r, uint32_t *v);
 int sk_rd_i64(sk_rd_t *r, int64_t *v);
 int sk_rd_f64(sk_rd_t *r, double *v);
 int sk_rd_uuid(sk_rd_t *r, sk_uuid_t *v);
-int sk_rd_uvarint(sk_rd_t *r, uint32_t *v);   /* unsigned LEB128, at most 5 bytes */
-int sk_rd_uvarlong(sk_rd_t *r, uint64_t *v);  /* at most 10 bytes */
-int sk_rd_varint(sk_rd_t *r, int32_t *v);     /* zig-zag */
-int sk_rd_varlong(sk_rd_t *r, int64_t *v);    /* zig-zag */
-int sk_rd_raw(sk_rd_t *r, size_t n, const uint8_t **out); /* borrow n bytes */
+int sk_rd_uvarint_slow(sk_rd_t *r, uint32_t *v);  /* the general cases of the inlines below */
+int sk_rd_uvarlong_slow(sk_rd_t *r, uint64_t *v);
+/* Per-record hot path: single-byte varints (by far the most common) never leave the
+ * caller. */
+static inline int sk_rd_i8(sk_rd_t *r, int8_t *v)
+{
+    if (r->pos >= r->len) return SK_ECORRUPT;
+    *v = (int8_t)r->p[r->pos++];
+    return SK_OK;
+}
+static inline int sk_rd_uvarint(sk_rd_t *r, uint32_t *v) /* unsigned LEB128, at most 5 bytes */
+{
+    if (r->len - r->pos >= 2) {
+        const uint8_t *p = r->p + r->pos;
+        if (p[0] < 0x80) {
+            *v = p[0];
+            r->pos += 1;
+            return SK_OK;
+        }
+        if (p[1] < 0x80) {
+            *v = (uint32_t)(p[0] & 0x7f) | ((uint32_t)p[1] << 7);
+            r->pos += 2;
+            return SK_OK;
+        }
+    }
+    return sk_rd_uvarint_slow(r, v);
+}
+static inline int sk_rd_varint(sk_rd_t *r, int32_t *v) /* zig-zag */
+{
+    uint32_t u;
+    if (sk_rd_uvarint(r, &u)) return SK_ECORRUPT;
+    *v = (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+    return SK_OK;
+}
+static inline int sk_rd_uvarlong(sk_rd_t *r, uint64_t *v) /* at most 10 bytes */
+{
+    if (r->len - r->pos >= 2) {
+        const uint8_t *p = r->p + r->pos;
+        if (p[0] < 0x80) {
+            *v = p[0];
+            r->pos += 1;
+            return SK_OK;
+        }
+        if (p[1] < 0x80) {
+            *v = (uint64_t)(p[0] & 0x7f) | ((uint64_t)p[1] << 7);
+            r->pos += 2;
+            return SK_OK;
+        }
+    }
+    return sk_rd_uvarlong_slow(r, v);
+}
+static inline int sk_rd_varlong(sk_rd_t *r, int64_t *v) /* zig-zag */
+{
+    uint64_t u;
+    if (sk_rd_uvarlong(r, &u)) return SK_ECORRUPT;
+    *v = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+    return SK_OK;
+}
+static inline int sk_rd_raw(sk_rd_t *r, size_t n, const uint8_t **out) /* borrow n bytes */
+{
+    if (r->len - r->pos < n) return SK_ECORRUPT;
+    *out = r->p + r->pos;
+    r->pos += n;
+    return SK_OK;
+}
 int sk_rd_skip(sk_rd_t *r, size_t n);
 
 /* ---- output chain: memory bytes interleaved with file ranges ----

@@ -11,12 +11,6 @@ rd_need(sk_rd_t *r, size_t n)
     return r->len - r->pos >= n ? SK_OK : SK_ECORRUPT;
 }
 
-int sk_rd_i8(sk_rd_t *r, int8_t *v)
-{
-    if (rd_need(r, 1)) return SK_ECORRUPT;
-    *v = (int8_t)r->p[r->pos++];
-    return SK_OK;
-}
 
 int sk_rd_u16(sk_rd_t *r, uint16_t *v)
 {
@@ -74,7 +68,7 @@ int sk_rd_uuid(sk_rd_t *r, sk_uuid_t *v)
     return SK_OK;
 }
 
-int sk_rd_uvarlong(sk_rd_t *r, uint64_t *v)
+int sk_rd_uvarlong_slow(sk_rd_t *r, uint64_t *v)
 {
     uint64_t acc = 0;
     for (int i = 0; i < 10; i++) {
@@ -90,7 +84,7 @@ int sk_rd_uvarlong(sk_rd_t *r, uint64_t *v)
     return SK_ECORRUPT;
 }
 
-int sk_rd_uvarint(sk_rd_t *r, uint32_t *v)
+int sk_rd_uvarint_slow(sk_rd_t *r, uint32_t *v)
 {
     uint32_t acc = 0;
     for (int i = 0; i < 5; i++) {
@@ -106,29 +100,8 @@ int sk_rd_uvarint(sk_rd_t *r, uint32_t *v)
     return SK_ECORRUPT;
 }
 
-int sk_rd_varint(sk_rd_t *r, int32_t *v)
-{
-    uint32_t u;
-    if (sk_rd_uvarint(r, &u)) return SK_ECORRUPT;
-    *v = (int32_t)((u >> 1) ^ (~(u & 1) + 1));
-    return SK_OK;
-}
 
-int sk_rd_varlong(sk_rd_t *r, int64_t *v)
-{
-    uint64_t u;
-    if (sk_rd_uvarlong(r, &u)) return SK_ECORRUPT;
-    *v = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-    return SK_OK;
-}
 
-int sk_rd_raw(sk_rd_t *r, size_t n, const uint8_t **out)
-{
-    if (rd_need(r, n)) return SK_ECORRUPT;
-    *out = r->p + r->pos;
-    r->pos += n;
-    return SK_OK;
-}
 
 int sk_rd_skip(sk_rd_t *r, size_t n)
 {
