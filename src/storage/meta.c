@@ -115,6 +115,8 @@ sk_epochs_load(sk_epochs_t *e, const char *dir)
         if (!line || text_int(&line, 0, INT32_MAX, &epoch) != SK_OK) break;
         if (text_int(&line, 0, INT64_MAX, &off) != SK_OK || !text_rest_blank(line)) break;
         if (e->count > 0 && (epoch <= e->v[e->count - 1].epoch || off < e->v[e->count - 1].start_offset)) break;
+        /* Same start offset: the older epoch never got a batch (as in sk_epochs_assign). */
+        if (e->count > 0 && off == e->v[e->count - 1].start_offset) e->count--;
         rc = epochs_push(e, (int32_t)epoch, off);
     }
     if (rc == SK_OK && text_line(&r)) rc = SK_ECORRUPT;
