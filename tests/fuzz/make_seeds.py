@@ -142,10 +142,29 @@ def segment_seeds():
     put("fuzz_segment_recover", "zeros-tail", b"\x01" + b0 + b"\x00" * 200)
 
 
+def segment_open_seeds():
+    """A clean segment with the indexes skiffd would have written, and variants."""
+    b0 = k.simple_batch(3, base_offset=0, value_size=40)
+    b1 = k.simple_batch(2, base_offset=3, value_size=40)
+    b2 = k.simple_batch(4, base_offset=5, value_size=40)
+    log = b0 + b1 + b2
+    oidx = k.u32(4) + k.u32(len(b0)) + k.u32(8) + k.u32(len(b0) + len(b1))
+    tidx = k.i64(1700000000000) + k.u32(8)
+
+    def seed(name, o, t, lg):
+        put("fuzz_segment_open", name, k.i16(len(o)) + o + k.i16(len(t)) + t + lg)
+    seed("clean", oidx, tidx, log)
+    seed("no-index", b"", b"", log)
+    seed("index-past-end", oidx + k.u32(50) + k.u32(len(log) + 100), tidx, log)
+    seed("torn-log", oidx, tidx, log[:-10])
+    seed("empty", b"", b"", b"")
+
+
 def checkpoint_seeds():
     put("fuzz_checkpoint", "epochs", b"\x00" + b"0\n3\n0 0\n2 100\n5 100000\n")
     put("fuzz_checkpoint", "epochs-empty", b"\x00" + b"0\n0\n")
     put("fuzz_checkpoint", "offsets", b"\x01" + b"0\n3\norders 0 42\norders 1 7\n__consumer_offsets 12 9000\n")
+    put("fuzz_checkpoint", "epochs-same-start-offset", b"\x00" + b"0\n2\n0 0\n1 0\n")
     put("fuzz_checkpoint", "partmeta", b"\x02" + b"version: 0\ntopic_id: AAECAwQFBgcICQoLDA0ODw")
 
 
@@ -156,6 +175,7 @@ def main():
     batch_seeds()
     decompress_seeds()
     segment_seeds()
+    segment_open_seeds()
     checkpoint_seeds()
     for d in sorted(os.listdir(OUT)):
         print("%-28s %d seeds" % (d, len(os.listdir(os.path.join(OUT, d)))))
