@@ -203,6 +203,26 @@ seg_index_sane(const sk_seg_t *seg)
     return true;
 }
 
+/* Once next_offset is known: every index entry must name an offset inside the segment
+ * (a trusted index from disk may not; sk_log_verify requires it). */
+static bool
+seg_index_within(const sk_seg_t *seg)
+{
+    int64_t span = seg->next_offset - seg->base_offset;
+    for (int32_t i = 0; i < seg->oidx.entries; i++) {
+        uint32_t rel, pos;
+        sk_index_entry_off(&seg->oidx, i, &rel, &pos);
+        if ((int64_t)rel >= span) return false;
+    }
+    for (int32_t i = 0; i < seg->tidx.entries; i++) {
+        int64_t ts;
+        uint32_t rel;
+        sk_index_entry_time(&seg->tidx, i, &ts, &rel);
+        if ((int64_t)rel >= span) return false;
+    }
+    return true;
+}
+
 /* From the last offset-index entry, walk to the end of the file: finds next_offset and
  * checks the tail lines up with the file size. */
 static int
@@ -260,7 +280,9 @@ sk_seg_open(const char *dir, int64_t base_offset, const sk_log_config_t *cfg, bo
         seg->max_ts_offset = seg->base_offset + rel;
     }
     if (!seg_index_sane(seg)) return SK_ECORRUPT;
-    return seg_scan_tail(seg);
+    rc = seg_scan_tail(seg);
+    if (rc != SK_OK) return rc;
+    return seg_index_within(seg) ? SK_OK : SK_ECORRUPT;
 fail:
     sk_seg_free(seg);
     return rc;

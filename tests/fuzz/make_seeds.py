@@ -158,6 +158,10 @@ def segment_open_seeds():
     seed("index-past-end", oidx + k.u32(50) + k.u32(len(log) + 100), tidx, log)
     seed("torn-log", oidx, tidx, log[:-10])
     seed("empty", b"", b"", b"")
+    # regressions: entries naming offsets past the segment's end were trusted
+    seed("index-rel-past-end", oidx[:8] + k.u32(50) + k.u32(len(b0) + len(b1)), tidx, log)
+    seed("timeindex-rel-past-end", oidx, k.i64(1700000000000) + k.u32(80), log)
+    seed("timeindex-ts-past-max", oidx, k.i64(1900000000000) + k.u32(8), log)
 
 
 def checkpoint_seeds():
