@@ -160,6 +160,7 @@ sk_log_create_new(const char *dir, const char *topic, int32_t partition, const s
     if (rc != SK_OK) goto fail;
     rc = sk_seg_create(log->dir, 0, cfg, &seg);
     if (rc != SK_OK) goto fail;
+    log->dir_dirty = true;
     rc = sk_log_seg_push(log, seg);
     if (rc != SK_OK) goto fail;
     *out = log;
@@ -220,6 +221,18 @@ sk_log_flush(sk_log_t *log)
             return rc;
         }
     }
+    /* A segment created since the last flush exists after a power loss only once its
+     * directory entry is durable too (Kafka flushes the directory here as well). */
+    if (log->dir_dirty) {
+        if (sk_fsync_dir(log->dir) != SK_OK) {
+            log->offline = true;
+            if (log->dir_offline) *log->dir_offline = true;
+            SK_ERROR("event=flush_failed tp=%s-%d what=dir errno=%d action=data_dir_offline", log->topic,
+                     log->partition, errno);
+            return SK_EIO;
+        }
+        log->dir_dirty = false;
+    }
     log->recovery_point = log->leo;
     log->unflushed_records = 0;
     log->dirty_since_ms = -1;
@@ -275,6 +288,7 @@ log_roll(sk_log_t *log)
     if (rc != SK_OK) goto fail;
     rc = sk_log_seg_push(log, seg);
     if (rc != SK_OK) goto fail;
+    log->dir_dirty = true;
     /* As Kafka does at each roll: a snapshot bounds the replay after a crash to the
      * segments after it. Not fsynced; a lost or torn one fails its CRC and an older one
      * (or the log itself) is used instead. */
@@ -406,7 +420,7 @@ sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, i
     }
     sk_seg_note_batch(seg, &h, pos, (int64_t)len, log->cfg.index_interval_bytes);
     log->leo = last + 1;
-    if (sk_pstate_update(&log->pstate, &h, log->cfg.log_append_time ? now_ms : h.max_timestamp) != SK_OK) {
+    if (sk_pstate_update(&log->pstate, &h, log->cfg.log_append_time ? now_ms : h.max_timestamp, now_ms) != SK_OK) {
         /* Written but not remembered: a retry would be written twice. Refuse more
          * appends rather than risk it; a restart rebuilds the state from the log. */
         log_go_offline(log, NULL, "producer_state");

@@ -192,7 +192,7 @@ entry_add_batch(sk_pentry_t *e, int16_t epoch, const sk_pbatch_t *b)
 }
 
 int
-sk_pstate_update(sk_pstate_t *ps, const sk_batch_hdr_t *h, int64_t timestamp)
+sk_pstate_update(sk_pstate_t *ps, const sk_batch_hdr_t *h, int64_t timestamp, int64_t now_ms)
 {
     sk_pentry_t *e;
 
@@ -208,6 +208,9 @@ sk_pstate_update(sk_pstate_t *ps, const sk_batch_hdr_t *h, int64_t timestamp)
         .timestamp = timestamp,
     };
     entry_add_batch(e, h->producer_epoch, &b);
+    /* Expiry goes by the later of the batch's timestamp and the broker's clock, so a
+     * producer writing old CreateTime timestamps is not forgotten while it writes. */
+    e->last_timestamp = SK_MAX(timestamp, now_ms);
     return SK_OK;
 }
 
@@ -397,7 +400,7 @@ producers_replay(sk_log_t *log, int64_t from)
         }
         sk_scan_init(&s, seg->log->fd, seg->size_bytes, buf, sizeof(buf));
         while ((rc = sk_scan_hdr(&s, pos, &h)) == SK_OK) {
-            rc = sk_pstate_update(&log->pstate, &h, h.max_timestamp);
+            rc = sk_pstate_update(&log->pstate, &h, h.max_timestamp, -1);
             if (rc != SK_OK) return rc;
             pos += (int64_t)h.batch_length + SK_LOG_OVERHEAD;
         }

@@ -161,6 +161,7 @@ sk_log_load_segments(sk_log_t *log, bool clean)
     if (rc != SK_OK) goto done;
     if (bases.count == 0) {
         rc = sk_seg_create(log->dir, SK_MAX(log->start_offset, 0), &log->cfg, &seg);
+        log->dir_dirty = true;
         if (rc == SK_OK) rc = sk_log_seg_push(log, seg);
         if (rc != SK_OK) sk_seg_free(seg);
         goto done;

@@ -198,8 +198,9 @@ sk_pentry_t *sk_pstate_get(const sk_pstate_t *ps, int64_t producer_id);
  * cached batch when h is a retry of one of the retained batches (then nothing must be
  * written). Batches without a producer id always pass. */
 void sk_pstate_check(const sk_pstate_t *ps, const sk_batch_hdr_t *h, int16_t *kerr, const sk_pbatch_t **dup);
-/* Record an appended (or recovered) batch whose base offset is assigned. */
-int sk_pstate_update(sk_pstate_t *ps, const sk_batch_hdr_t *h, int64_t timestamp);
+/* Record an appended (or recovered) batch whose base offset is assigned. timestamp:
+ * the batch's (max or append) timestamp; now_ms: the broker's clock (-1 in recovery). */
+int sk_pstate_update(sk_pstate_t *ps, const sk_batch_hdr_t *h, int64_t timestamp, int64_t now_ms);
 /* Drop producers whose last batch is older than now_ms - expire_ms. */
 void sk_pstate_expire(sk_pstate_t *ps, int64_t now_ms, int64_t expire_ms);
 /* Write <dir>/<offset>.snapshot atomically (temp file + rename); keeps the newest
@@ -229,6 +230,8 @@ struct sk_log {
     int64_t unflushed_records;
     int64_t dirty_since_ms;   /* flush_due's clock when unflushed data was first seen; -1 */
     bool offline;             /* a write failed: refuse appends */
+    bool dir_dirty;           /* a segment file was created since the directory was last
+                               * fsynced: the next flush must sync the directory too */
     bool *dir_offline;        /* borrowed: the log manager's flag (NULL outside one): a
                                * failed fsync anywhere takes the whole data dir offline */
     sk_pstate_t pstate;       /* owned: idempotent producer state */

@@ -247,7 +247,9 @@ test_snapshot_layout(void **state)
     assert_int_equal(be(e + 10, 4), 12);                    /* last sequence */
     assert_int_equal(be(e + 14, 8), 2);                     /* last offset */
     assert_int_equal(be(e + 22, 4), 2);                     /* offset delta */
-    assert_int_equal(be(e + 26, 8), 5002);                  /* max timestamp of the batch */
+    /* Timestamp: the later of the batch's max timestamp (5002) and the broker's clock at
+     * the append (6000); it only drives producer expiry. */
+    assert_int_equal(be(e + 26, 8), 6000);
     assert_int_equal(be(e + 34, 4), -1);                    /* coordinator epoch */
     assert_int_equal(be(e + 38, 8), -1);                    /* no open transaction */
 
@@ -370,13 +372,17 @@ test_state_update_expire(void **state)
     for (int64_t pid = 1; pid <= 10; pid++) {
         h.producer_id = pid;
         h.base_offset = pid;
-        assert_int_equal(sk_pstate_update(&ps, &h, pid * 100), SK_OK);
+        assert_int_equal(sk_pstate_update(&ps, &h, pid * 100, pid == 10 ? 2000 : -1), SK_OK);
     }
     assert_int_equal(ps.producers.count, 10);
     sk_pstate_expire(&ps, 1000, 450); /* keeps last_timestamp > 550 */
     assert_int_equal(ps.producers.count, 5);
     assert_null(sk_pstate_get(&ps, 5));
     assert_non_null(sk_pstate_get(&ps, 6));
+    /* Producer 10 wrote at broker time 2000: it outlives its own timestamp. */
+    sk_pstate_expire(&ps, 1500, 450);
+    assert_int_equal(ps.producers.count, 1);
+    assert_non_null(sk_pstate_get(&ps, 10));
     sk_pstate_deinit(&ps);
 }
 
