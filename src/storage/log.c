@@ -209,6 +209,9 @@ sk_log_flush(sk_log_t *log)
     sk_seg_t *from = sk_log_seg_for(log, log->recovery_point);
     int32_t i = from ? log_seg_index(log, from) : 0;
 
+    /* Offline: a write or fsync failed here or elsewhere in the dir. An fsync after a
+     * failed one may report success for pages the kernel already dropped: never retry. */
+    if (sk_log_offline(log)) return SK_EIO;
     for (; i < log->seg_count; i++) {
         rc = sk_seg_sync(log->segs[i]);
         if (rc != SK_OK) {

@@ -27,7 +27,8 @@
  * everything), and its producer state must match what survived: the last surviving
  * batch of a producer is answered as a duplicate and its next sequence is accepted.
  * The image is then closed, reopened after that clean stop and checked again. The seed
- * is printed (env SEED repeats a run). */
+ * is printed (env SEED repeats a run). A second test fails an fsync and checks that the
+ * whole data dir goes offline and that no fsync is tried again. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +73,8 @@ typedef struct mfile {
 } mfile_t;
 
 static struct {
+    int fail_syncs;    /* > 0: fail that many more fdatasync/fsync calls with EIO */
+    int64_t sync_calls; /* fdatasync/fsync calls that reached this layer */
     char root[128]; /* only files under here are modelled */
     mfile_t files[FILES_MAX];
     int32_t count;
@@ -220,6 +223,12 @@ sync_common(int fd, long nr)
     struct stat st;
     /* Crash images are thrown away: their durability does not matter, speed does. */
     if (!g.active) return 0;
+    g.sync_calls++;
+    if (g.fail_syncs > 0) {
+        g.fail_syncs--;
+        errno = EIO;
+        return -1;
+    }
     int r = (int)syscall(nr, fd);
     if (r != 0) return r;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -631,11 +640,52 @@ test_crash_points(void **state)
     sk_logmgr_close(mgr);
 }
 
+/* A failed fsync takes the whole data dir offline at once and is never retried: after
+ * a failed fsync the kernel may have dropped the dirty pages, and a second fsync could
+ * report success for data that is gone. */
+static void
+test_fsync_failure_takes_dir_offline(void **state)
+{
+    fixture_t *f = *state;
+    uint64_t rng = 7;
+    sk_logmgr_t *mgr = NULL;
+    sk_log_t *a = NULL, *b = NULL;
+    sk_append_info_t info;
+
+    g.active = true;
+    assert_int_equal(sk_logmgr_open(f->work, &f->cfg, &mgr), SK_OK);
+    assert_int_equal(sk_logmgr_create(mgr, "c", 0, NULL, NULL, &a), SK_OK);
+    assert_int_equal(sk_logmgr_create(mgr, "d", 0, NULL, NULL, &b), SK_OK);
+    append_one(f, a, &rng, -1, -1, -1);
+    append_one(f, b, &rng, -1, -1, -1);
+    g.fail_syncs = 1;
+    assert_int_equal(sk_log_flush(a), SK_EIO);
+    assert_true(sk_logmgr_offline(mgr));
+    assert_true(sk_log_offline(b)); /* the other log of the dir too */
+    int64_t calls = g.sync_calls;
+    assert_int_equal(sk_log_flush(a), SK_EIO); /* no second fsync of the failed log */
+    assert_int_equal(g.sync_calls, calls);
+    uint8_t *batch = malloc(f->batches[0].len);
+    memcpy(batch, f->batches[0].bytes, f->batches[0].len);
+    assert_int_equal(sk_log_append(b, batch, f->batches[0].len, 0, sk_wall_ms(), &info), SK_EIO);
+    free(batch);
+    /* Periodic flushes skip the offline dir. */
+    a->cfg.flush_interval_ms = b->cfg.flush_interval_ms = 0;
+    assert_int_equal(sk_logmgr_flush_due(mgr, sk_wall_ms()), SK_OK);
+    assert_int_equal(g.sync_calls, calls);
+    g.active = false;
+    sk_logmgr_close(mgr); /* no clean-shutdown marker: the next start recovers */
+    char marker[256];
+    snprintf(marker, sizeof(marker), "%s/%s", f->work, SK_CLEAN_SHUTDOWN_FILE);
+    assert_int_equal(access(marker, F_OK), -1);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fsync_failure_takes_dir_offline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
