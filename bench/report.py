@@ -56,26 +56,37 @@ def produce_metrics(raw, metrics):
             for codec in ("none", "lz4"):
                 per = {}
                 for b in BROKERS:
-                    runs = [r["result"] for r in ok_runs(raw, b, "produce")
-                            if r["result"]["size"] == size and r["result"]["acks"] == acks
-                            and r["result"]["codec"] == codec]
+                    rr = [r for r in ok_runs(raw, b, "produce")
+                          if r["result"]["size"] == size and r["result"]["acks"] == acks
+                          and r["result"]["codec"] == codec]
+                    runs = [r["result"] for r in rr]
                     per[b] = (stat([x["mb_per_s"] for x in runs]),
-                              stat([x["records_per_s"] for x in runs]))
+                              stat([x["records_per_s"] for x in runs]), cpu_share(rr))
                 label = "%s B" % size if size == 100 else "1 KiB"
                 metrics.append(metric(
                     "produce %s, acks=%s, %s" % (label, acks, codec), "MB/s", "higher",
                     {b: per[b][0] for b in BROKERS},
-                    extra={b: per[b][1] for b in BROKERS}))
+                    extra={b: per[b][1] for b in BROKERS},
+                    cpu={b: per[b][2] for b in BROKERS}))
 
 
 def consume_metrics(raw, metrics):
-    per, rec = {}, {}
+    per, rec, cpu = {}, {}, {}
     for b in BROKERS:
-        runs = [r["result"] for r in ok_runs(raw, b, "consume")]
+        rr = ok_runs(raw, b, "consume")
+        runs = [r["result"] for r in rr]
         per[b] = stat([x["mb_per_s"] for x in runs])
         rec[b] = stat([x["records_per_s"] for x in runs])
+        cpu[b] = cpu_share(rr)
     metrics.append(metric("consume 1 KiB from page cache", "MB/s", "higher", per,
-                          extra=rec))
+                          extra=rec, cpu=cpu))
+
+
+def cpu_share(runs):
+    """median share of one CPU the broker used during these runs (1.0 = saturated)"""
+    shares = [r["cpu_s"] / r["result"]["seconds"] for r in runs
+              if r["result"].get("seconds")]
+    return statistics.median(shares) if shares else None
 
 
 def latency_metrics(raw, metrics):
@@ -138,11 +149,13 @@ def startup_metrics(raw, metrics):
     metrics.append(metric("start-up to first fetch served", "s", "lower", fetch_t))
 
 
-def metric(name, unit, better, per, extra=None):
+def metric(name, unit, better, per, extra=None, cpu=None):
     m = {"name": name, "unit": unit, "better": better, "skiff": per.get("skiff"),
          "kafka": per.get("kafka"), "ratio": None}
     if extra:
         m["records_per_s"] = extra
+    if cpu:
+        m["broker_cpu_share"] = cpu
     if m["skiff"] and m["kafka"] and m["kafka"]["median"]:
         m["ratio"] = m["skiff"]["median"] / m["kafka"]["median"]
     return m
@@ -158,7 +171,7 @@ def fmt_num(x):
     return "%.2f" % x
 
 
-def fmt_cell(s, rec=None):
+def fmt_cell(s, rec=None, cpu=None):
     if s is None:
         return "n/a"
     cell = fmt_num(s["median"])
@@ -166,6 +179,8 @@ def fmt_cell(s, rec=None):
         cell += " (%s-%s)" % (fmt_num(s["min"]), fmt_num(s["max"]))
     if rec:
         cell += "; %.0fk rec/s" % (rec["median"] / 1000.0)
+    if cpu is not None:
+        cell += "; broker CPU %.0f%%" % (cpu * 100)
     return cell
 
 
@@ -243,15 +258,20 @@ def write_md(path, meta, metrics, raw, commands, png_name):
     L.append("")
     L.append("## Results")
     L.append("")
-    L.append("Ratio = Skiff / Kafka of the medians; \"better\" means better for Skiff.")
+    L.append("Ratio = Skiff / Kafka of the medians; \"better\" means better for Skiff. "
+             "\"broker CPU\" is the median share of its one CPU the broker used during "
+             "the runs: well under 100% means the load generator (one librdkafka "
+             "client on the other CPU), not the broker, set the pace.")
     L.append("")
     L.append("| metric | unit | Skiff | Kafka | Skiff/Kafka | better is |")
     L.append("| --- | --- | --- | --- | --- | --- |")
     for m in metrics:
         rec = m.get("records_per_s") or {}
+        cpu = m.get("broker_cpu_share") or {}
         L.append("| %s | %s | %s | %s | %s | %s |" % (
-            m["name"], m["unit"], fmt_cell(m["skiff"], rec.get("skiff")),
-            fmt_cell(m["kafka"], rec.get("kafka")), fmt_ratio(m), m["better"]))
+            m["name"], m["unit"], fmt_cell(m["skiff"], rec.get("skiff"), cpu.get("skiff")),
+            fmt_cell(m["kafka"], rec.get("kafka"), cpu.get("kafka")), fmt_ratio(m),
+            m["better"]))
     L.append("")
     e2e = {b: pick_median_e2e(raw, b) for b in BROKERS}
     if any(e2e.values()):
