@@ -69,7 +69,6 @@ def built_requests():
     out.append((19, 2, False, a([s(topic) + k.i32(2) + k.i16(1) + a([]) + a([])]) + k.i32(1000) + k.i8(0)))
     out.append((0, 3, False, k.produce_body(3, topic, 0, k.simple_batch(3))))
     out.append((2, 1, False, k.i32(-1) + a([s(topic) + a([k.i32(0) + k.i64(-1)])])))
-    out.append((23, 2, False, a([s(topic) + a([k.i32(0) + k.i32(0) + k.i32(0)])])))
     return out
 
 
