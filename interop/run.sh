@@ -272,6 +272,7 @@ main() {
     run_test retention "$BIN/retention" it-retention
     restart_test
     [[ "$BROKER" == skiff ]] && SKIFFD="$BUILD_DIR/skiffd" run_test idempotent-crash "$BIN/idempotent_crash" it-idem-crash
+    run_test idempotent-seq "$BIN/idempotent_seq" it-idem-seq
     run_test kcat "$HERE/kcat.sh" it-kcat
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
     run_test java-idempotent "$HERE/java/run.sh" it-java-idem
