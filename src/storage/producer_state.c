@@ -149,7 +149,9 @@ pstate_evict(sk_pstate_t *ps)
     int64_t cut = t.v[t.count / 10];
     free(t.v);
     SK_WARN("event=producer_state_full producers=%zu evict_before_ts=%lld", ps->producers.count, (long long)cut);
-    sk_pstate_expire(ps, cut, 0);
+    size_t before = ps->producers.count;
+    sk_pstate_expire(ps, cut - 1, 0); /* strictly older than the cut first */
+    if (ps->producers.count == before) sk_pstate_expire(ps, cut, 0);
     return SK_OK;
 }
 

@@ -6,7 +6,8 @@
  * layout (Kafka's ProducerSnapshot v1, checked field by field against the schema, CRC
  * and size checks), and that the state survives a clean restart (from the snapshot),
  * an unclean one (rebuilt from the log), a corrupt snapshot and a snapshot that lies
- * past a truncated tail. What is on disk is read back from the files. */
+ * past a truncated tail, expiry and the cap on producers per partition. What is on disk
+ * is read back from the files. */
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -386,6 +387,29 @@ test_state_update_expire(void **state)
     sk_pstate_deinit(&ps);
 }
 
+/* At SK_PRODUCERS_MAX a new producer evicts the least recently active tenth. */
+static void
+test_state_cap(void **state)
+{
+    (void)state;
+    sk_pstate_t ps;
+    sk_batch_hdr_t h = {.producer_epoch = 0, .base_sequence = 0, .last_offset_delta = 0};
+    sk_pstate_init(&ps);
+    for (int64_t pid = 0; pid < SK_PRODUCERS_MAX; pid++) {
+        h.producer_id = pid;
+        assert_int_equal(sk_pstate_update(&ps, &h, 1000 + pid, -1), SK_OK);
+    }
+    assert_int_equal(ps.producers.count, SK_PRODUCERS_MAX);
+    h.producer_id = SK_PRODUCERS_MAX;
+    assert_int_equal(sk_pstate_update(&ps, &h, 5000000, -1), SK_OK);
+    assert_int_equal(ps.producers.count, SK_PRODUCERS_MAX - SK_PRODUCERS_MAX / 10 + 1);
+    assert_null(sk_pstate_get(&ps, 0));
+    assert_null(sk_pstate_get(&ps, SK_PRODUCERS_MAX / 10 - 1));
+    assert_non_null(sk_pstate_get(&ps, SK_PRODUCERS_MAX / 10));
+    assert_non_null(sk_pstate_get(&ps, SK_PRODUCERS_MAX));
+    sk_pstate_deinit(&ps);
+}
+
 int
 main(void)
 {
@@ -397,6 +421,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_restart_unclean_rebuilds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roll_snapshots_and_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_update_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_cap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
