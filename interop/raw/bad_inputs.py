@@ -18,6 +18,9 @@ it must contain no sanitizer report or failed assertion.
 Usage: BOOTSTRAP=host:port [BROKER_PID=pid] [BROKER_LOG=file] bad_inputs.py
        bad_inputs.py --skiffd PATH   (starts its own broker on a free port, data in a
                                       temporary directory, stderr checked)
+       bad_inputs.py --fd-exhaustion PATH   (opt-in: open-file limit exhausted by clients;
+                                      fails until the accept path backs off, see
+                                      docs/hostile-input.md)
 Env: ONLY=<regex> runs matching cases; RSS_BUDGET_MB (default 256).
 Prints one PASS/FAIL line per case; exits 1 on any failure.
 """
@@ -25,6 +28,7 @@ import os
 import re
 import resource
 import select
+import shutil
 import socket
 import struct
 import subprocess
@@ -510,6 +514,66 @@ def check_broker_log(path):
             return
 
 
+def fd_exhaustion(skiffd):
+    """Opt-in (--fd-exhaustion SKIFFD): a broker whose open-file limit is exhausted by
+    connections must neither spin nor flood its log, and must serve again once clients
+    leave. Own broker with RLIMIT_NOFILE 512; 700 connections; 3 s of watching."""
+    tmp = tempfile.mkdtemp(prefix="skiff-fd-")
+    port = free_port()
+    log_path = os.path.join(tmp, "skiffd.log")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+
+    proc = subprocess.Popen([skiffd, "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % port,
+                             "--override", "log.dirs=%s/logs" % tmp, "--override", "num.partitions=1"],
+                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT, preexec_fn=limit)
+    socks = []
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(700):
+            try:
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            except OSError:
+                break
+        tck = os.sysconf("SC_CLK_TCK")
+
+        def cpu_s():
+            f = open("/proc/%d/stat" % proc.pid).read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / tck
+        c0, l0 = cpu_s(), os.path.getsize(log_path)
+        time.sleep(3)
+        c1, l1 = cpu_s(), os.path.getsize(log_path)
+        print("  fd exhaustion: %d connections, broker CPU %.2f s and log +%d bytes in 3 s" %
+              (len(socks), c1 - c0, l1 - l0), flush=True)
+        if c1 - c0 > 0.5:
+            fail("fd exhaustion: the broker spins (%.2f s CPU in 3 s)" % (c1 - c0))
+        if l1 - l0 > 64 * 1024:
+            fail("fd exhaustion: the broker floods its log (%d bytes in 3 s)" % (l1 - l0))
+        for s in socks:
+            s.close()
+        socks = []
+        time.sleep(1)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(frame(18, 0, 5))
+            s.settimeout(5)
+            if read_response(s)[0] != 5:
+                fail("fd exhaustion: wrong answer afterwards")
+    except (OSError, EOFError) as e:
+        fail("fd exhaustion: %s" % e)
+    finally:
+        for s in socks:
+            s.close()
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -521,6 +585,10 @@ def main():
     proc = None
     log_path = os.environ.get("BROKER_LOG")
     tmp = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--fd-exhaustion":
+        fd_exhaustion(sys.argv[2])
+        print("bad_inputs: %s (%d failures)" % ("FAIL" if FAILS else "PASS", len(FAILS)), flush=True)
+        sys.exit(1 if FAILS else 0)
     if len(sys.argv) == 3 and sys.argv[1] == "--skiffd":
         tmp = tempfile.mkdtemp(prefix="skiff-bad-")
         PORT = free_port()
