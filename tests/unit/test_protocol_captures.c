@@ -13,7 +13,7 @@
 
 #include "protocol/protocol.h"
 
-#define CAPTURE_DIR "corpus/captures"
+#define CAPTURE_DIR SK_TEST_DATA_DIR "/corpus/captures"
 
 typedef struct capture {
     uint8_t *bytes;
