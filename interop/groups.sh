@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# interop/groups.sh: consumer groups end to end with librdkafka consumers against a
+# broker this script starts itself (it has to restart it), skiffd or the reference
+# Apache Kafka, so the same scenario checks both.
+#
+#   groups.sh [--broker skiff|kafka] [--build-dir DIR] [--assignor NAME]
+#
+#   --build-dir DIR   where skiffd is (default <repo>/build); the group_* programs are
+#                     taken from DIR/interop/ (run.sh compiles them) or compiled there
+#   --assignor NAME   range (default), roundrobin or cooperative-sticky
+#
+# Scenario, on a 6-partition topic, consumers committing each record after processing:
+#  1. three consumers in one group: each gets two partitions;
+#  2. a fourth joins: the partitions are redistributed (2,2,1,1), nothing shared;
+#  3. one is killed with kill -9 while records flow: within its session timeout (6 s)
+#     plus one rebalance the others own all six partitions again;
+#  4. every record produced is consumed, and a record is consumed twice only if the
+#     killed member had consumed it after its last acknowledged commit;
+#  5. kafka-consumer-groups --describe (Kafka's own tool, when its jars are cached)
+#     lists six partitions, three members and lag 0;
+#  6. every consumer stops and the broker restarts: new consumers of the group resume
+#     exactly at the committed offsets (no record before them is read again);
+#  7. a second group on the same topic reads every record too (fan-out).
+# Prints progress lines and finally "PASS groups: ..." or "FAIL groups: ..."; exit 0/1.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+BUILD_DIR="$REPO/build"
+BROKER=skiff
+ASSIGNOR=range
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --build-dir) BUILD_DIR=$2; shift 2 ;;
+        --broker) BROKER=$2; shift 2 ;;
+        --assignor) ASSIGNOR=$2; shift 2 ;;
+        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "groups.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || { echo "FAIL groups: no build dir"; exit 1; }
+BIN="$BUILD_DIR/interop"
+TMP=$(mktemp -d /tmp/skiff-groups.XXXXXX)
+DATA="$TMP/broker"
+TOPIC=it-groups
+GROUP=it-group
+PARTS=6
+N1=6000       # records before the broker restart
+N2=2000       # records after it
+SESSION_S=6
+BROKER_PID=""
+declare -A CPID=()
+FAILS=0
+
+note() { echo "  $*"; }
+fail() { echo "  check failed: $*"; FAILS=$((FAILS + 1)); }
+finish() {
+    if [[ $FAILS -eq 0 ]]; then echo "PASS groups: $*"; else echo "FAIL groups: $* ($FAILS failed checks)"; fi
+}
+
+cleanup() {
+    local p
+    trap - EXIT INT TERM
+    for p in "${CPID[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    broker_stop >/dev/null 2>&1
+    [[ $FAILS -ne 0 && -f "$DATA/skiffd.log" ]] && tail -n 30 "$DATA/skiffd.log" | sed 's/^/    broker: /'
+    if [[ -n "${GROUPS_KEEP:-}" ]]; then echo "  kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+compile() {
+    local p
+    mkdir -p "$BIN"
+    for p in group_consumer group_produce; do
+        [[ -x "$BIN/$p" && "$BIN/$p" -nt "$HERE/rdkafka/$p.c" ]] && continue
+        # shellcheck disable=SC2086
+        cc -std=c11 -D_GNU_SOURCE ${INTEROP_CFLAGS:--O2} -Wall -Wextra -o "$BIN/$p" "$HERE/rdkafka/$p.c" \
+            "$HERE/rdkafka/itest.c" -lrdkafka || { echo "FAIL groups: cannot compile $p"; exit 1; }
+    done
+}
+
+pick_port() {
+    local p i
+    for ((i = 0; i < 100; i++)); do
+        p=$((20000 + RANDOM % 30000))
+        if python3 -c "import socket,sys
+for q in ($p, $p + 1):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', q))" \
+            2>/dev/null; then PORT=$p; return 0; fi
+    done
+    echo "FAIL groups: no free port"; exit 1
+}
+
+broker_start() {
+    local i
+    mkdir -p "$DATA"
+    if [[ "$BROKER" == kafka ]]; then
+        "$HERE/kafka-ref.sh" start "$PORT" "$DATA" >/dev/null 2>>"$TMP/harness.log"
+        return
+    fi
+    "$BUILD_DIR/skiffd" --override "listeners=PLAINTEXT://127.0.0.1:$PORT" --override "log.dirs=$DATA/logs" \
+        --override group.initial.rebalance.delay.ms=0 >> "$DATA/skiffd.log" 2>&1 < /dev/null &
+    BROKER_PID=$!
+    for ((i = 0; i < 60; i++)); do
+        kill -0 "$BROKER_PID" 2>/dev/null || return 1
+        kcat -b "127.0.0.1:$PORT" -L -m 2 >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+broker_stop() {
+    local i
+    if [[ "$BROKER" == kafka ]]; then
+        "$HERE/kafka-ref.sh" stop "$DATA" 2>>"$TMP/harness.log"
+        return
+    fi
+    [[ -n "$BROKER_PID" ]] || return 0
+    kill -TERM "$BROKER_PID" 2>/dev/null
+    for ((i = 0; i < 60; i++)); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$BROKER_PID" 2>/dev/null
+    wait "$BROKER_PID" 2>/dev/null
+    local rc=$?
+    BROKER_PID=""
+    return $rc
+}
+
+produce() {   # <first> <count>
+    BOOTSTRAP="127.0.0.1:$PORT" "$BIN/group_produce" "$TOPIC" "$PARTS" "$1" "$2" > "$TMP/produce-$1.out" 2>&1 ||
+        fail "producing $2 records from v$1: $(tail -n 1 "$TMP/produce-$1.out")"
+}
+
+consumer_start() {   # <name> [group]; its output file exists when this returns
+    : >> "$TMP/$1.out"
+    BOOTSTRAP="127.0.0.1:$PORT" "$BIN/group_consumer" "${2:-$GROUP}" "$TOPIC" "$1" "$TMP/$1.out" "$ASSIGNOR" \
+        > "$TMP/$1.log" 2>&1 &
+    CPID[$1]=$!
+}
+
+consumer_stop() {   # <name>: SIGTERM, must end with its PASS line
+    local name=$1 i
+    kill -TERM "${CPID[$name]}" 2>/dev/null
+    for ((i = 0; i < 60; i++)); do kill -0 "${CPID[$name]}" 2>/dev/null || break; sleep 0.5; done
+    wait "${CPID[$name]}" 2>/dev/null || fail "consumer $name did not stop cleanly: $(tail -n 1 "$TMP/$name.log")"
+    unset "CPID[$name]"
+}
+
+# true when the named consumers' assignments are disjoint, cover every partition and
+# have these sizes (sorted, space separated)
+assigned() {   # <sizes> <names...>
+    local want=$1
+    shift
+    python3 - "$TMP" "$PARTS" "$want" "$@" <<'EOF'
+import sys
+tmp, parts, want, names = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+seen, sizes = [], []
+for n in names:
+    try:
+        line = open(f"{tmp}/{n}.out.assign").read().strip()
+    except OSError:
+        sys.exit(1)
+    ps = [int(x) for x in line.split(",") if x]
+    seen += ps
+    sizes.append(len(ps))
+ok = sorted(seen) == list(range(parts)) and " ".join(map(str, sorted(sizes))) == want
+sys.exit(0 if ok else 1)
+EOF
+}
+
+wait_assigned() {   # <timeout s> <sizes> <names...>; prints the seconds it took
+    local t=$1 t0=$SECONDS
+    shift
+    while ((SECONDS - t0 < t)); do
+        assigned "$@" && { echo $((SECONDS - t0)); return 0; }
+        sleep 0.2
+    done
+    return 1
+}
+
+consumed() {   # distinct values consumed by these consumers (files)
+    awk '$1 == "M" { print $4 }' "$@" 2>/dev/null | sort -u | wc -l
+}
+
+wait_consumed() {   # <count> <timeout s> <files...>
+    local want=$1 t=$2 t0=$SECONDS
+    shift 2
+    while ((SECONDS - t0 < t)); do
+        [[ $(consumed "$@") -ge $want ]] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# Step 4: completeness, and duplicates only where the killed member may cause them.
+check_exactly() {   # <first> <count> <killed name or -> <files...>
+    python3 - "$@" <<'EOF'
+import collections, os, sys
+first, count, killed, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+seen = collections.defaultdict(list)       # (partition, offset) -> [(consumer, value)]
+last_commit = {}                           # killed member: partition -> next offset
+for f in files:
+    who = os.path.basename(f)[:-4]
+    for line in open(f):
+        w = line.split()
+        if w[0] == "M":
+            seen[(int(w[1]), int(w[2]))].append((who, w[3]))
+        elif w[0] == "C" and who == killed:
+            last_commit[int(w[1])] = int(w[2])
+values = {v for recs in seen.values() for _, v in recs}
+want = {f"v{i}" for i in range(first, first + count)}
+bad = 0
+if values != want:
+    print(f"  check failed: missing {len(want - values)} records (e.g. {sorted(want - values)[:3]}), "
+          f"unexpected {len(values - want)} (e.g. {sorted(values - values.intersection(want))[:3]})")
+    bad += 1
+dups = 0
+for (p, off), recs in seen.items():
+    if len(recs) < 2:
+        continue
+    dups += 1
+    if not any(who == killed for who, _ in recs) or off < last_commit.get(p, 0):
+        if bad < 5:
+            print(f"  check failed: partition {p} offset {off} consumed by {[w for w, _ in recs]} "
+                  f"(killed member committed up to {last_commit.get(p)})")
+        bad += 1
+print(f"  {len(values)} distinct records, {dups} consumed twice (all after the killed member's last commit)"
+      if not bad else f"  {bad} problems")
+sys.exit(1 if bad else 0)
+EOF
+}
+
+describe_check() {   # Kafka's kafka-consumer-groups --describe; skipped without the jars
+    local out="$TMP/describe.out"
+    if [[ ! -f "${SKIFF_KREF_HOME:-$HOME/.cache/skiff-kref}/lib/.stamp" ]] || ! command -v java >/dev/null; then
+        note "kafka-consumer-groups: skipped (no cached Kafka jars)"
+        return 0
+    fi
+    KAFKA_HEAP_OPTS="-Xmx256m" "$HERE/kafka-ref.sh" tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+        --bootstrap-server "127.0.0.1:$PORT" --describe --group "$GROUP" > "$out" 2>&1
+    if ! python3 - "$out" "$GROUP" "$TOPIC" "$PARTS" <<'EOF'; then
+import sys
+out, group, topic, parts = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+lines = [l.split() for l in open(out) if l.strip()]
+hdr = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"]
+rows = [l for l in lines if len(l) == 9 and l[0] == group and l[1] == topic]
+assert any(l == hdr for l in lines), "header"
+assert sorted(int(r[2]) for r in rows) == list(range(parts)), "partitions"
+assert all(r[5] == "0" and r[3] == r[4] for r in rows), "lag"
+assert len({r[6] for r in rows}) == 3 and all(r[6] != "-" for r in rows), "members"
+assert all(r[7] == "/127.0.0.1" for r in rows), "hosts"
+EOF
+        fail "kafka-consumer-groups --describe: $(grep -v WARN "$out" | head -c 600)"
+        return 0
+    fi
+    note "kafka-consumer-groups --describe: 6 partitions, 3 members, lag 0"
+}
+
+main() {
+    local t k
+    compile
+    pick_port
+    broker_start || { echo "FAIL groups: broker did not start"; exit 1; }
+    note "broker $BROKER on 127.0.0.1:$PORT, assignor $ASSIGNOR"
+    produce 0 $((N1 / 2))
+
+    consumer_start c1; consumer_start c2; consumer_start c3
+    if t=$(wait_assigned 60 "2 2 2" c1 c2 c3); then note "3 consumers: 2 partitions each after ${t}s"
+    else fail "3 consumers did not get 2 partitions each: $(cat "$TMP"/c?.out.assign 2>/dev/null | tr '\n' ' ')"; fi
+    wait_consumed $((N1 / 2)) 60 "$TMP"/c[123].out || fail "first $((N1 / 2)) records not consumed"
+
+    consumer_start c4
+    if t=$(wait_assigned 60 "1 1 2 2" c1 c2 c3 c4); then note "4 consumers: redistributed after ${t}s"
+    else fail "4th consumer: no redistribution: $(cat "$TMP"/c?.out.assign 2>/dev/null | tr '\n' ' ')"; fi
+
+    produce $((N1 / 2)) $((N1 / 2)) &
+    k=$!
+    sleep 0.3
+    kill -KILL "${CPID[c2]}"
+    wait "${CPID[c2]}" 2>/dev/null
+    unset "CPID[c2]"
+    if t=$(wait_assigned $((SESSION_S + 15)) "2 2 2" c1 c3 c4); then note "c2 killed (-9): others own all partitions after ${t}s"
+    else fail "after kill -9 of c2 the others did not take over: $(cat "$TMP"/c[134].out.assign | tr '\n' ' ')"; fi
+    wait $k
+    wait_consumed "$N1" 60 "$TMP"/c[1234].out || fail "not all $N1 records consumed"
+    check_exactly 0 "$N1" c2 "$TMP"/c[1234].out || FAILS=$((FAILS + 1))
+    describe_check
+
+    consumer_stop c1; consumer_stop c3; consumer_stop c4
+    broker_stop || fail "broker did not stop cleanly"
+    broker_start || { fail "broker did not start again"; finish "broker restart"; exit 1; }
+    produce "$N1" "$N2"
+    consumer_start r1; consumer_start r2
+    wait_consumed "$N2" 90 "$TMP/r1.out" "$TMP/r2.out" || fail "after the restart not all $N2 new records were consumed"
+    check_exactly "$N1" "$N2" - "$TMP/r1.out" "$TMP/r2.out" || fail "after the restart the group did not resume at its commits"
+    consumer_stop r1; consumer_stop r2
+
+    consumer_start f1 it-fanout
+    wait_consumed $((N1 + N2)) 90 "$TMP/f1.out" || fail "a second group did not read every record"
+    check_exactly 0 $((N1 + N2)) - "$TMP/f1.out" >/dev/null || fail "second group: records missing or repeated"
+    consumer_stop f1
+    finish "$BROKER, $ASSIGNOR: 3->4 members, kill -9, restart, fan-out; $((N1 + N2)) records"
+    [[ $FAILS -eq 0 ]]
+}
+
+main
