@@ -19,6 +19,7 @@ MANIFEST columns: <file> <send> <expect> <why>
           answer   a response with this correlation id arrives (error codes not checked)
           any      a response or a close; the broker must only stay up and unharmed
 All Produce cases write to topic skiff-bad-inputs, partition 0; the replayer creates it.
+A file may hold several pipelined requests: the expectation is about the last answer.
 """
 
 import os
@@ -199,6 +200,24 @@ def connections():
          "Fetch claiming replica id 1 (the CVE-2018-1288 shape): no follower privileges")
 
 
+def idempotence():
+    # Two pipelined Produce requests from a producer id nobody allocated (accepted as a
+    # producer whose state is unknown, as Kafka does); the second is the bad one and
+    # its answer is the one checked.
+    pid = 7770000001
+    first = produce(k.simple_batch(1, pid=pid, epoch=0, base_seq=0), corr=61)
+    gap = produce(k.simple_batch(1, pid=pid, epoch=0, base_seq=5), corr=62)
+    case("idempotent-seq-gap", first + gap, "once", "kerr=45",
+         "sequence 5 after 0 from one producer: OUT_OF_ORDER_SEQUENCE_NUMBER")
+    pid = 7770000002
+    first = produce(k.simple_batch(1, pid=pid, epoch=3, base_seq=0), corr=63)
+    older = produce(k.simple_batch(1, pid=pid, epoch=1, base_seq=0), corr=64)
+    case("epoch-rollback", first + older, "once", "kerr=47",
+         "producer epoch 1 after 3: INVALID_PRODUCER_EPOCH")
+    case("idempotent-seq-negative", produce(k.simple_batch(1, pid=7770000003, epoch=0, base_seq=-5)), "once",
+         KERR_BATCH, "producer id set, base sequence -5")
+
+
 def long_poll():
     # Parks (min_bytes never reached), then answers with the data it has when max_wait
     # expires; the answer must not touch the request after it was written and freed.
@@ -215,6 +234,7 @@ def main():
     batches()
     compression()
     topic_names()
+    idempotence()
     long_poll()
     connections()
     for f in os.listdir(HERE):
