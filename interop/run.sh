@@ -275,6 +275,7 @@ main() {
     run_test idempotent-seq "$BIN/idempotent_seq" it-idem-seq
     run_test kcat "$HERE/kcat.sh" it-kcat
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
+    run_test groups "$HERE/groups.sh" --broker "$BROKER" --build-dir "$BUILD_DIR"
     run_test java-idempotent "$HERE/java/run.sh" it-java-idem
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
         BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
