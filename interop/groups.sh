@@ -3,11 +3,16 @@
 # broker this script starts itself (it has to restart it), skiffd or the reference
 # Apache Kafka, so the same scenario checks both.
 #
-#   groups.sh [--broker skiff|kafka] [--build-dir DIR] [--assignor NAME]
+#   groups.sh [--broker skiff|kafka] [--build-dir DIR] [--assignor NAME] [--client C]
 #
 #   --build-dir DIR   where skiffd is (default <repo>/build); the group_* programs are
 #                     taken from DIR/interop/ (run.sh compiles them) or compiled there
 #   --assignor NAME   range (default), roundrobin or cooperative-sticky
+#   --client C        the consumers: rdkafka (default, interop/rdkafka/group_consumer.c),
+#                     java (the Java client from the cached Kafka jars, see
+#                     kafka-ref.sh) or kafka-python (/usr/bin/python3's kafka, 2.0.2
+#                     on Debian; no cooperative-sticky there). All write the same
+#                     event files, so every check below is the same for each.
 #
 # Scenario, on a 6-partition topic, consumers committing each record after processing:
 #  1. three consumers in one group: each gets two partitions;
@@ -29,12 +34,15 @@ REPO=$(cd "$HERE/.." && pwd)
 BUILD_DIR="$REPO/build"
 BROKER=skiff
 ASSIGNOR=range
+CLIENT=rdkafka
+KREF_LIB=${SKIFF_KREF_HOME:-$HOME/.cache/skiff-kref}/lib
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --build-dir) BUILD_DIR=$2; shift 2 ;;
         --broker) BROKER=$2; shift 2 ;;
         --assignor) ASSIGNOR=$2; shift 2 ;;
-        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --client) CLIENT=$2; shift 2 ;;
+        -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "groups.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -133,17 +141,168 @@ produce() {   # <first> <count>
 }
 
 consumer_start() {   # <name> [group]; its output file exists when this returns
+    local args=("${2:-$GROUP}" "$TOPIC" "$1" "$TMP/$1.out" "$ASSIGNOR")
     : >> "$TMP/$1.out"
-    BOOTSTRAP="127.0.0.1:$PORT" "$BIN/group_consumer" "${2:-$GROUP}" "$TOPIC" "$1" "$TMP/$1.out" "$ASSIGNOR" \
-        > "$TMP/$1.log" 2>&1 &
+    case "$CLIENT" in
+        rdkafka) BOOTSTRAP="127.0.0.1:$PORT" "$BIN/group_consumer" "${args[@]}" > "$TMP/$1.log" 2>&1 & ;;
+        java) java -Xmx128m -cp "$KREF_LIB/*:$TMP/classes" GroupConsumer "127.0.0.1:$PORT" "${args[@]}" \
+                  > "$TMP/$1.log" 2>&1 & ;;
+        kafka-python) /usr/bin/python3 "$TMP/group_consumer.py" "127.0.0.1:$PORT" "${args[@]}" \
+                          > "$TMP/$1.log" 2>&1 & ;;
+    esac
     CPID[$1]=$!
 }
 
-consumer_stop() {   # <name>: SIGTERM, must end with its PASS line
+# The Java and kafka-python consumers: same behaviour and output as group_consumer.c.
+client_setup() {
+    case "$CLIENT" in
+        rdkafka) ;;
+        java)
+            [[ -d "$KREF_LIB" ]] || { echo "FAIL groups: no Kafka jars in $KREF_LIB (kafka-ref.sh setup)"; exit 1; }
+            mkdir -p "$TMP/classes"
+            java_consumer > "$TMP/GroupConsumer.java"
+            javac -d "$TMP/classes" -cp "$KREF_LIB/*" "$TMP/GroupConsumer.java" ||
+                { echo "FAIL groups: cannot compile the Java consumer"; exit 1; } ;;
+        kafka-python)
+            [[ "$ASSIGNOR" != cooperative-sticky ]] || { echo "FAIL groups: kafka-python 2.0.2 has no cooperative-sticky"; exit 1; }
+            python_consumer > "$TMP/group_consumer.py" ;;
+        *) echo "FAIL groups: unknown client $CLIENT"; exit 1 ;;
+    esac
+}
+
+java_consumer() {
+    cat <<'JAVA'
+import java.io.*;
+import java.nio.file.*;
+import java.time.Duration;
+import java.util.*;
+import org.apache.kafka.clients.consumer.*;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+
+public class GroupConsumer {
+    static volatile boolean stop;
+    static String lastAssign = null;
+
+    static void writeAssignment(KafkaConsumer<byte[], byte[]> c, String out) throws IOException {
+        List<Integer> ps = new ArrayList<>();
+        for (TopicPartition tp : c.assignment()) ps.add(tp.partition());
+        Collections.sort(ps);
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < ps.size(); i++) sb.append(i > 0 ? "," : "").append(ps.get(i));
+        String a = sb.toString();
+        if (a.equals(lastAssign)) return;
+        lastAssign = a;
+        Path tmp = Paths.get(out + ".assign.tmp");
+        Files.write(tmp, (a + "\n").getBytes());
+        Files.move(tmp, Paths.get(out + ".assign"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    public static void main(String[] a) throws Exception {
+        String group = a[1], topic = a[2], id = a[3], out = a[4];
+        String cls = a[5].equals("roundrobin") ? "RoundRobinAssignor"
+                   : a[5].equals("cooperative-sticky") ? "CooperativeStickyAssignor" : "RangeAssignor";
+        Properties p = new Properties();
+        p.put("bootstrap.servers", a[0]);
+        p.put("group.id", group);
+        p.put("client.id", id);
+        p.put("enable.auto.commit", "false");
+        p.put("auto.offset.reset", "earliest");
+        p.put("session.timeout.ms", "6000");
+        p.put("heartbeat.interval.ms", "1000");
+        p.put("partition.assignment.strategy", "org.apache.kafka.clients.consumer." + cls);
+        p.put("key.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
+        p.put("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
+        PrintWriter w = new PrintWriter(new FileWriter(out, true));
+        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p);
+        Thread main = Thread.currentThread();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop = true;
+            c.wakeup();
+            try { main.join(30000); } catch (InterruptedException e) { }
+        }));
+        c.subscribe(List.of(topic));
+        try {
+            while (!stop) {
+                ConsumerRecords<byte[], byte[]> recs = c.poll(Duration.ofMillis(100));
+                writeAssignment(c, out);
+                for (ConsumerRecord<byte[], byte[]> r : recs) {
+                    w.printf("M %d %d %s%n", r.partition(), r.offset(), new String(r.value()));
+                    w.flush();
+                    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+                    try {
+                        c.commitSync(Map.of(tp, new OffsetAndMetadata(r.offset() + 1)));
+                        w.printf("C %d %d%n", r.partition(), r.offset() + 1);
+                    } catch (WakeupException e) {
+                        throw e;
+                    } catch (Exception e) {
+                        w.printf("F %d %d %s%n", r.partition(), r.offset() + 1, e.getClass().getSimpleName());
+                    }
+                    w.flush();
+                }
+            }
+        } catch (WakeupException e) {
+            // stopping
+        }
+        c.close();
+        w.close();
+        System.out.println("PASS group_consumer: " + id + " stopped");
+    }
+}
+JAVA
+}
+
+python_consumer() {
+    cat <<'PY'
+import os, signal, sys
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+
+bootstrap, group, topic, cid, out, assignor = sys.argv[1:7]
+stop = False
+def on_signal(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_signal)
+signal.signal(signal.SIGINT, on_signal)
+strategy = RoundRobinPartitionAssignor if assignor == "roundrobin" else RangePartitionAssignor
+c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, client_id=cid, enable_auto_commit=False,
+                  auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
+                  partition_assignment_strategy=[strategy])
+w = open(out, "a")
+last = None
+while not stop:
+    batches = c.poll(100)
+    a = ",".join(str(p) for p in sorted(tp.partition for tp in c.assignment()))
+    if a != last:
+        last = a
+        with open(out + ".assign.tmp", "w") as f:
+            f.write(a + "\n")
+        os.replace(out + ".assign.tmp", out + ".assign")
+    for tp, msgs in batches.items():
+        for m in msgs:
+            w.write("M %d %d %s\n" % (m.partition, m.offset, m.value.decode()))
+            w.flush()
+            try:
+                c.commit({TopicPartition(m.topic, m.partition): OffsetAndMetadata(m.offset + 1, None)})
+                w.write("C %d %d\n" % (m.partition, m.offset + 1))
+            except Exception as e:
+                w.write("F %d %d %s\n" % (m.partition, m.offset + 1, type(e).__name__))
+            w.flush()
+c.close()
+print("PASS group_consumer: %s stopped" % cid)
+PY
+}
+
+consumer_stop() {   # <name>: SIGTERM, must end with its PASS line (a JVM exits 143)
     local name=$1 i
     kill -TERM "${CPID[$name]}" 2>/dev/null
     for ((i = 0; i < 60; i++)); do kill -0 "${CPID[$name]}" 2>/dev/null || break; sleep 0.5; done
-    wait "${CPID[$name]}" 2>/dev/null || fail "consumer $name did not stop cleanly: $(tail -n 1 "$TMP/$name.log")"
+    wait "${CPID[$name]}" 2>/dev/null
+    grep -q '^PASS group_consumer' "$TMP/$name.log" ||
+        fail "consumer $name did not stop cleanly: $(tail -n 1 "$TMP/$name.log")"
     unset "CPID[$name]"
 }
 
@@ -260,9 +419,10 @@ EOF
 main() {
     local t k
     compile
+    client_setup
     pick_port
     broker_start || { echo "FAIL groups: broker did not start"; exit 1; }
-    note "broker $BROKER on 127.0.0.1:$PORT, assignor $ASSIGNOR"
+    note "broker $BROKER on 127.0.0.1:$PORT, $CLIENT consumers, assignor $ASSIGNOR"
     produce 0 $((N1 / 2))
 
     consumer_start c1; consumer_start c2; consumer_start c3
@@ -300,7 +460,7 @@ main() {
     wait_consumed $((N1 + N2)) 90 "$TMP/f1.out" || fail "a second group did not read every record"
     check_exactly 0 $((N1 + N2)) - "$TMP/f1.out" >/dev/null || fail "second group: records missing or repeated"
     consumer_stop f1
-    finish "$BROKER, $ASSIGNOR: 3->4 members, kill -9, restart, fan-out; $((N1 + N2)) records"
+    finish "$BROKER, $CLIENT, $ASSIGNOR: 3->4 members, kill -9, restart, fan-out; $((N1 + N2)) records"
     [[ $FAILS -eq 0 ]]
 }
 
