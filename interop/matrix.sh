@@ -166,12 +166,13 @@ run_cell() {
 }
 
 declare -A SKIFF_APIS
-missing_apis() {   # <scenario>: the required API names skiffd does not advertise
-    local a miss=() IFS=,
-    for a in ${SCN_REQ[$1]}; do
-        [[ -n "${SKIFF_APIS[$a]:-}" ]] || miss+=("$a")
+missing_apis() {   # <scenario> <client>: required API names skiffd does not advertise
+    local a miss="" IFS=,
+    for a in ${SCN_REQ[$1]},$(client_requires "$2" "$1"); do
+        [[ -z "$a" || ",$miss," == *",$a,"* ]] && continue
+        [[ -n "${SKIFF_APIS[$a]:-}" ]] || miss+="${miss:+,}$a"
     done
-    echo "${miss[*]}"
+    echo "$miss"
 }
 
 main() {
@@ -193,8 +194,8 @@ main() {
         die "Apache Kafka did not start: $(tail -n 3 "$TMP/harness.log")"
     KAFKA_UP=1
     for s in "${SCN_ORDER[@]}"; do
-        miss=$(missing_apis "$s")
         for c in $CLIENTS; do
+            miss=$(missing_apis "$s" "$c")
             if [[ -n "$miss" ]]; then
                 RES[skiff,$s,$c]=NOTYET
                 DETAIL[skiff,$s,$c]="skiffd does not advertise ${miss//,/, }"

@@ -110,10 +110,19 @@ driver_cmd() {
         kafka-python-deb) DRIVER=(/usr/bin/python3 -s "$d/kafka-python/driver.py") ;;
         franz-go) DRIVER=("$CACHE/bin/franz-go-driver") ;;
         # ES modules resolve packages next to the importing file: run a fresh copy there
-        kafkajs) cp "$d/kafkajs/driver.js" "$CACHE/kafkajs/driver.js"
+        kafkajs) cp "$d/kafkajs/driver.js" "$d/kafkajs/driver_group.js" "$CACHE/kafkajs/"
                  DRIVER=(node "$CACHE/kafkajs/driver.js") ;;
         platformatic) cp "$d/platformatic/driver.mjs" "$CACHE/platformatic/driver.mjs"
                       DRIVER=(node "$CACHE/platformatic/driver.mjs") ;;
+    esac
+}
+
+# client_requires <client> <scenario>: APIs the client itself needs beyond the
+# scenario's (KafkaJS and @platformatic/kafka consume only through a consumer group)
+client_requires() {
+    case "$1,$2" in
+        kafkajs,metadata_admin|platformatic,metadata_admin) ;;
+        kafkajs,*|platformatic,*) echo "FindCoordinator,JoinGroup,SyncGroup,Heartbeat,LeaveGroup,OffsetFetch" ;;
     esac
 }
 
