@@ -62,7 +62,7 @@ fuzz_encode_flat(const fuzz_codec_t *c, int16_t version, const void *m, size_t *
 static inline int
 fuzz_msg_check(const fuzz_codec_t *c, int16_t version, const uint8_t *data, size_t size)
 {
-    sk_arena_t arena;
+    sk_arena_t arena, arena2; /* one per decode: each may use up to the cap */
     sk_rd_t rd;
     void *m1 = calloc(1, c->size), *m2 = calloc(1, c->size);
     uint8_t *b1 = NULL, *b2 = NULL;
@@ -70,6 +70,7 @@ fuzz_msg_check(const fuzz_codec_t *c, int16_t version, const uint8_t *data, size
 
     SK_ASSERT(m1 && m2);
     sk_arena_init(&arena, FUZZ_ARENA_CAP);
+    sk_arena_init(&arena2, FUZZ_ARENA_CAP);
     c->init(m1);
     sk_rd_init(&rd, data, size);
     int rc = c->decode(&rd, version, &arena, m1);
@@ -82,7 +83,7 @@ fuzz_msg_check(const fuzz_codec_t *c, int16_t version, const uint8_t *data, size
     b1 = fuzz_encode_flat(c, version, m1, &l1);
     c->init(m2);
     sk_rd_init(&rd, b1, l1);
-    SK_ASSERT(c->decode(&rd, version, &arena, m2) == SK_OK);
+    SK_ASSERT(c->decode(&rd, version, &arena2, m2) == SK_OK);
     SK_ASSERT(rd.pos == l1);        /* the decoder reads exactly what the encoder wrote */
     SK_ASSERT(c->equal(m1, m2));
     b2 = fuzz_encode_flat(c, version, m2, &l2);
@@ -90,6 +91,7 @@ fuzz_msg_check(const fuzz_codec_t *c, int16_t version, const uint8_t *data, size
 done:
     free(b2);
     free(b1);
+    sk_arena_deinit(&arena2);
     sk_arena_deinit(&arena);
     free(m2);
     free(m1);
