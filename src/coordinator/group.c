@@ -269,7 +269,7 @@ grp_prepare_rebalance(sk_coord_t *c, sk_grp_t *g)
 
 /* Answer one member's parked join for the new generation. */
 static void
-join_answer(const sk_grp_t *g, grp_member_t *m, const sk_grp_join_member_t *all, int32_t all_count)
+join_answer(const sk_grp_t *g, grp_member_t *m, const sk_grp_join_member_t *all, int32_t all_count, bool skip)
 {
     sk_grp_join_cb cb = m->join_cb;
     sk_grp_join_result_t res = {0};
@@ -282,6 +282,7 @@ join_answer(const sk_grp_t *g, grp_member_t *m, const sk_grp_join_member_t *all,
     res.protocol_name = g->protocol_name;
     res.leader_id = g->leader_id ? g->leader_id : "";
     res.member_id = m->member_id;
+    res.skip_assignment = skip;
     if (leader) {
         res.members = all;
         res.member_count = all_count;
@@ -347,7 +348,7 @@ grp_complete_join(sk_coord_t *c, sk_grp_t *g)
     for (m = g->members; m; m = m->next) {
         m->heartbeat_deadline_ms = now + m->session_timeout_ms;
         m->is_new = false;
-        join_answer(g, m, views, g->member_count);
+        join_answer(g, m, views, g->member_count, false);
     }
     free(views);
     SK_INFO("event=group_generation group=%s generation=%d protocol=%s members=%d leader=%s", g->group_id,
@@ -365,14 +366,16 @@ grp_maybe_complete_join(sk_coord_t *c, sk_grp_t *g)
     if (all || now >= g->join_deadline_ms) grp_complete_join(c, g);
 }
 
-/* Answer a join at once with the current generation (no rebalance needed). */
+/* Answer a join at once with the current generation (no rebalance needed). skip: a
+ * static leader that came back gets the members but must not assign again (KIP-814). */
 static void
-join_answer_current(const sk_grp_t *g, grp_member_t *m, sk_grp_join_cb cb, void *ctx, bool with_members)
+join_answer_current(const sk_grp_t *g, grp_member_t *m, sk_grp_join_cb cb, void *ctx, bool with_members,
+                    bool skip)
 {
     sk_grp_join_member_t *views = with_members ? grp_member_views(g) : NULL;
     m->join_cb = cb;
     m->join_ctx = ctx;
-    join_answer(g, m, views, views ? g->member_count : 0);
+    join_answer(g, m, views, views ? g->member_count : 0, skip);
     free(views);
 }
 
@@ -473,9 +476,10 @@ join_static_rejoin(sk_coord_t *c, sk_grp_t *g, grp_member_t *m, const sk_grp_joi
     if (was_leader) grp_set_str(&g->leader_id, nid);
     m->heartbeat_deadline_ms = coord_now(c) + m->session_timeout_ms;
     SK_INFO("event=static_member_rejoin group=%s instance=%s member=%s", g->group_id, m->instance_id, nid);
-    if (g->state == GRP_STABLE && same) {
-        /* No rebalance: the member gets its old assignment through SyncGroup. */
-        join_answer_current(g, m, cb, ctx, was_leader && a->version >= 9);
+    if (g->state == GRP_STABLE && same && (!was_leader || a->version >= 9)) {
+        /* No rebalance: the member gets its old assignment through SyncGroup. A leader
+         * can be told to skip assigning only from v9; older leaders rebalance. */
+        join_answer_current(g, m, cb, ctx, was_leader && a->version >= 9, was_leader && a->version >= 9);
         return;
     }
     join_park(c, g, m, cb, ctx, a->version);
@@ -558,7 +562,7 @@ join_known_member(sk_coord_t *c, sk_grp_t *g, const sk_grp_join_args_t *a, sk_gr
     leader = g->leader_id && strcmp(g->leader_id, m->member_id) == 0;
     if ((g->state == GRP_COMPLETING || (g->state == GRP_STABLE && !leader)) && member_protocols_equal(m, a)) {
         m->heartbeat_deadline_ms = coord_now(c) + m->session_timeout_ms;
-        join_answer_current(g, m, cb, ctx, leader && g->state == GRP_COMPLETING);
+        join_answer_current(g, m, cb, ctx, leader && g->state == GRP_COMPLETING, false);
         return;
     }
     if (member_update(m, a) != SK_OK) {

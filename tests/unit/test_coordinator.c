@@ -42,6 +42,7 @@ typedef struct join_cap {
     char protocol[64];
     int32_t member_count;
     char members[8][256];
+    bool skip;
 } join_cap_t;
 
 static void
@@ -55,6 +56,7 @@ join_cb(void *ctx, const sk_grp_join_result_t *r)
     snprintf(c->leader, sizeof(c->leader), "%s", r->leader_id ? r->leader_id : "");
     snprintf(c->protocol, sizeof(c->protocol), "%s", r->protocol_name ? r->protocol_name : "");
     c->member_count = r->member_count;
+    c->skip = r->skip_assignment;
     for (int32_t i = 0; i < r->member_count && i < 8; i++)
         snprintf(c->members[i], sizeof(c->members[i]), "%s", r->members[i].member_id);
 }
@@ -510,6 +512,34 @@ test_static_member(void **state)
     assert_int_equal(heartbeat(f, a.member_id, 1), SK_KERR_NONE);
 }
 
+/* A static leader that comes back is told to skip the assignment from JoinGroup v9;
+ * an older leader cannot be, so its return starts a rebalance. */
+static void
+test_static_leader(void **state)
+{
+    fx_t *f = *state;
+    join_cap_t a = {0}, a2 = {0}, a3 = {0};
+    sync_cap_t s = {0};
+    sk_grp_assignment_t as;
+
+    join_full(f, 9, "", "lead", protos_range, 1, &a);
+    assert_int_equal(a.err, SK_KERR_NONE);
+    assert_false(a.skip);
+    as = (sk_grp_assignment_t){sk_str_c(a.member_id), {(const uint8_t *)"PL", 2}};
+    sync_(f, a.member_id, a.gen, &as, 1, &s);
+    join_full(f, 9, "", "lead", protos_range, 1, &a2);
+    assert_int_equal(a2.gen, a.gen);
+    assert_true(a2.skip);
+    assert_string_equal(a2.leader, a2.member_id);
+    assert_int_equal(a2.member_count, 1);
+    assert_string_equal(state_of(f), "Stable");
+    join_full(f, 5, "", "lead", protos_range, 1, &a3);
+    assert_int_equal(a3.err, SK_KERR_NONE);
+    assert_int_equal(a3.gen, a.gen + 1);
+    assert_false(a3.skip);
+    assert_string_equal(state_of(f), "CompletingRebalance");
+}
+
 /* Commits: simple commits on an empty group, fencing by generation and member. */
 static void
 test_commit_fencing(void **state)
@@ -724,6 +754,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_protocol_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protocol_votes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_fencing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_describe_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
