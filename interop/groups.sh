@@ -22,7 +22,8 @@
 #  4. every record produced is consumed, and a record is consumed twice only if the
 #     killed member had consumed it after its last acknowledged commit;
 #  5. kafka-consumer-groups --describe (Kafka's own tool, when its jars are cached)
-#     lists six partitions, three members and lag 0;
+#     lists six partitions, three members and lag 0, and (skiffd) Kafka's
+#     DumpLogSegments --offsets-decoder decodes our __consumer_offsets records;
 #  6. every consumer stops and the broker restarts: new consumers of the group resume
 #     exactly at the committed offsets (no record before them is read again);
 #  7. a second group on the same topic reads every record too (fan-out).
@@ -416,6 +417,23 @@ EOF
     note "kafka-consumer-groups --describe: 6 partitions, 3 members, lag 0"
 }
 
+# Kafka's DumpLogSegments --offsets-decoder must read our __consumer_offsets records
+dump_check() {
+    local seg out="$TMP/dump.out"
+    [[ "$BROKER" == skiff && -f "$KREF_LIB/.stamp" ]] || return 0
+    seg=$(grep -l "$GROUP" "$DATA"/logs/__consumer_offsets-*/*.log 2>/dev/null | head -n 1)
+    [[ -n "$seg" ]] || { fail "no __consumer_offsets segment holds $GROUP"; return 0; }
+    KAFKA_HEAP_OPTS="-Xmx256m" "$HERE/kafka-ref.sh" tool kafka.tools.DumpLogSegments --offsets-decoder \
+        --files "$seg" > "$out" 2>&1
+    if grep -q "\"type\":\"1\",\"data\":{\"group\":\"$GROUP\",\"topic\":\"$TOPIC\"" "$out" &&
+        grep -q "\"type\":\"2\",\"data\":{\"group\":\"$GROUP\"}} payload: {\"version\":\"3\",\"data\":{\"protocolType\":\"consumer\"" "$out" &&
+        ! grep -qi "exception\|could not\|unknown" "$out"; then
+        note "kafka-dump-log --offsets-decoder reads $(grep -c '| offset:' "$out") records of $(basename "$(dirname "$seg")")"
+    else
+        fail "DumpLogSegments --offsets-decoder: $(grep -v '^| offset' "$out" | head -c 400)"
+    fi
+}
+
 main() {
     local t k
     compile
@@ -449,6 +467,7 @@ main() {
 
     consumer_stop c1; consumer_stop c3; consumer_stop c4
     broker_stop || fail "broker did not stop cleanly"
+    dump_check
     broker_start || { fail "broker did not start again"; finish "broker restart"; exit 1; }
     produce "$N1" "$N2"
     consumer_start r1; consumer_start r2
