@@ -8,6 +8,9 @@
 #   --build-dir DIR   where skiffd is (default <repo>/build); the group_* programs are
 #                     taken from DIR/interop/ (run.sh compiles them) or compiled there
 #   --assignor NAME   range (default), roundrobin or cooperative-sticky
+#   --bench           instead of the scenario: time rebalances of a 10-member group on a
+#                     100-partition topic (rdkafka/group_bench.c); run once per --broker
+#                     for the side-by-side numbers. A benchmark, not a test.
 #   --client C        the consumers: rdkafka (default, interop/rdkafka/group_consumer.c),
 #                     java (the Java client from the cached Kafka jars, see
 #                     kafka-ref.sh) or kafka-python (/usr/bin/python3's kafka, 2.0.2
@@ -36,6 +39,7 @@ BUILD_DIR="$REPO/build"
 BROKER=skiff
 ASSIGNOR=range
 CLIENT=rdkafka
+BENCH=0
 KREF_LIB=${SKIFF_KREF_HOME:-$HOME/.cache/skiff-kref}/lib
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -43,7 +47,8 @@ while [[ $# -gt 0 ]]; do
         --broker) BROKER=$2; shift 2 ;;
         --assignor) ASSIGNOR=$2; shift 2 ;;
         --client) CLIENT=$2; shift 2 ;;
-        -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --bench) BENCH=1; shift ;;
+        -h|--help) sed -n '2,33p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "groups.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -82,7 +87,7 @@ trap 'cleanup; exit 143' TERM
 compile() {
     local p
     mkdir -p "$BIN"
-    for p in group_consumer group_produce; do
+    for p in group_consumer group_produce group_bench; do
         [[ -x "$BIN/$p" && "$BIN/$p" -nt "$HERE/rdkafka/$p.c" ]] && continue
         # shellcheck disable=SC2086
         cc -std=c11 -D_GNU_SOURCE ${INTEROP_CFLAGS:--O2} -Wall -Wextra -o "$BIN/$p" "$HERE/rdkafka/$p.c" \
@@ -434,9 +439,20 @@ dump_check() {
     fi
 }
 
+bench_main() {
+    local out="$TMP/bench.out"
+    pick_port
+    broker_start || { echo "FAIL groups-bench: broker did not start"; exit 1; }
+    BOOTSTRAP="127.0.0.1:$PORT" "$BIN/group_bench" it-bench 100 it-bench-group 5 > "$out" 2>&1
+    local rc=$?
+    sed "s/^BENCH /BENCH $BROKER /" "$out" | grep -E '^(BENCH|PASS|FAIL)'
+    return $rc
+}
+
 main() {
     local t k
     compile
+    [[ $BENCH -eq 1 ]] && { bench_main; exit $?; }
     client_setup
     pick_port
     broker_start || { echo "FAIL groups: broker did not start"; exit 1; }
