@@ -167,8 +167,8 @@ run_cell() {
 
 declare -A SKIFF_APIS
 missing_apis() {   # <scenario> <client>: required API names skiffd does not advertise
-    local a miss="" IFS=,
-    for a in ${SCN_REQ[$1]},$(client_requires "$2" "$1"); do
+    local a miss="" list="${SCN_REQ[$1]},$(client_requires "$2" "$1")" IFS=,
+    for a in $list; do
         [[ -z "$a" || ",$miss," == *",$a,"* ]] && continue
         [[ -n "${SKIFF_APIS[$a]:-}" ]] || miss+="${miss:+,}$a"
     done

@@ -34,7 +34,7 @@ install_rdkafka() {
     apt_ensure librdkafka-dev || return 1
     mkdir -p "$CACHE/bin"
     cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$CACHE/bin/rdkafka-driver" \
-        "$CLIENTS_DIR/rdkafka/driver.c" -lrdkafka
+        "$CLIENTS_DIR/rdkafka/driver.c" "$HERE/rdkafka/itest.c" -lrdkafka
 }
 
 install_java() {
@@ -64,7 +64,7 @@ install_node() {   # <client dir name>
 client_files() {   # <client>: the files whose change means reinstalling
     local d="$CLIENTS_DIR"
     case "$1" in
-        rdkafka) echo "$d/rdkafka/driver.c" ;;
+        rdkafka) echo "$d/rdkafka/driver.c $HERE/rdkafka/itest.c $HERE/rdkafka/itest.h" ;;
         java) echo "$d/java/pom.xml $d/java/Driver.java" ;;
         confluent-python) echo "$d/confluent-python/requirements.txt" ;;
         kafka-python) echo "$d/kafka-python/requirements.txt" ;;

@@ -59,14 +59,23 @@ async function produce (messages, opts = {}) {
 // more; sorted by partition and offset
 async function readAll (topic, expect, opts = {}) {
   const c = new Consumer({ ...base, groupId: `${PREFIX}-read-${Math.random()}`, ...opts })
-  const out = []
+  const seen = new Map()
   try {
     const stream = await c.consume({ topics: [topic], mode: 'earliest', autocommit: false })
-    stream.on('data', (m) => out.push(m))
-    for (const end = Date.now() + 30000; out.length < expect && Date.now() < end;) await sleep(100)
+    // the stream starts again from the earliest offset when the fresh group settles
+    // after a rejoin: a record seen twice must be the same record, and counts once
+    stream.on('data', (m) => {
+      const id = `${m.partition}:${m.offset}`
+      const prev = seen.get(id)
+      if (prev && (str(prev.value) !== str(m.value) || str(prev.key) !== str(m.key))) seen.set(id, { bad: true })
+      else if (!prev) seen.set(id, m)
+    })
+    for (const end = Date.now() + 30000; seen.size < expect && Date.now() < end;) await sleep(100)
     await sleep(500)
     await stream.close()
   } catch (e) { throw new Fail(`consume: ${errText(e)}`) } finally { await c.close(true) }
+  const out = [...seen.values()]
+  if (out.some((m) => m.bad)) throw new Fail(`Fetch: one offset of ${topic} came back with two contents`)
   if (out.length !== expect) throw new Fail(`Fetch: read ${out.length} records from ${topic}, want ${expect}`)
   out.sort((a, b) => a.partition - b.partition || Number(a.offset - b.offset))
   return out
