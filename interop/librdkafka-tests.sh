@@ -16,7 +16,8 @@
 # /etc/apt/sources.list.d/skiff-deb-src.sources if none exists, `apt-get source
 # librdkafka` unpacks the source, `./configure && make libs` builds the library in
 # the tree and `make -C tests build` links the test-runner against it. Each test runs
-# alone (TESTS=<n>) with a fresh test.conf naming the broker; a test that fails on a
+# alone (TESTS=<n>, quick mode -Q) with a test.conf naming the broker
+# (RDKAFKA_TEST_CONF, outside the source tree); a test that fails on a
 # broker is retried once there (a few are timing-sensitive on 2 shared cores).
 # Prints "PASS|FAIL <broker> <test>" lines and a table; exits 1 when a test passes on
 # Kafka but fails on Skiff, 2 on a setup error.
@@ -96,7 +97,7 @@ setup() {
     dir=$(find "$SRC_PARENT" -mindepth 1 -maxdepth 1 -type d -name 'librdkafka-*' | head -n 1)
     [[ -n "$dir" ]] || return 1
     log "building librdkafka and its test programs in $dir (a few minutes)"
-    (cd "$dir" && ./configure --install-deps=n --disable-gssapi >/dev/null &&
+    (cd "$dir" && ./configure --disable-gssapi >/dev/null &&
         make -j2 libs >/dev/null && make -C tests -j2 build >/dev/null) >&2 || return 1
     [[ -x "$dir/tests/test-runner" ]] || return 1
     echo "$dir" > "$stamp"
@@ -128,9 +129,9 @@ run_one() {   # <broker> <port> <test>: RES[broker,test]
         {
             echo "bootstrap.servers=127.0.0.1:$port"
             echo "broker.address.family=v4"
-        } > "$SRC/tests/test.conf"
-        (cd "$SRC/tests" && TESTS=$t TEST_KAFKA_VERSION=4.1.1 timeout "$TEST_TIMEOUT_S" \
-            ./test-runner -Q > "$out" 2>&1) &
+        } > "$WORK/$b/test.conf"
+        (cd "$SRC/tests" && RDKAFKA_TEST_CONF="$WORK/$b/test.conf" TESTS=$t \
+            TEST_KAFKA_VERSION=4.1.1 timeout "$TEST_TIMEOUT_S" ./test-runner -Q > "$out" 2>&1) &
         TEST_PID=$!
         wait "$TEST_PID"
         rc=$?
