@@ -29,7 +29,10 @@
 #     DumpLogSegments --offsets-decoder decodes our __consumer_offsets records;
 #  6. every consumer stops and the broker restarts: new consumers of the group resume
 #     exactly at the committed offsets (no record before them is read again);
-#  7. a second group on the same topic reads every record too (fan-out).
+#  7. a second group on the same topic reads every record too (fan-out); Kafka's CLI
+#     lists the groups by state, deletes that group's offsets and the group;
+#  8. (rdkafka) a static member (group.instance.id) killed and restarted within its
+#     session timeout gets its partitions back, and the other member sees no rebalance.
 # Prints progress lines and finally "PASS groups: ..." or "FAIL groups: ..."; exit 0/1.
 set -uo pipefail
 
@@ -439,6 +442,57 @@ dump_check() {
     fi
 }
 
+# Static membership: a member restarted with its group.instance.id within the session
+# timeout gets its partitions back and the other member sees no rebalance.
+static_check() {
+    local before gen_before
+    [[ "$CLIENT" == rdkafka ]] || return 0
+    static_start s1; sleep 1; static_start s2
+    if ! wait_assigned 60 "3 3" s1 s2 >/dev/null; then
+        fail "static members did not get 3 partitions each"; return 0
+    fi
+    sleep 2
+    before=$(cat "$TMP/s2.out.assign"); gen_before=$(cat "$TMP/s1.out.gen")
+    kill -KILL "${CPID[s2]}"; wait "${CPID[s2]}" 2>/dev/null; unset "CPID[s2]"
+    rm -f "$TMP/s2.out.assign"
+    static_start s2
+    if ! wait_assigned 30 "3 3" s1 s2 >/dev/null; then
+        fail "the restarted static member did not get partitions back"
+    elif [[ "$(cat "$TMP/s2.out.assign")" != "$before" || "$(cat "$TMP/s1.out.gen")" != "$gen_before" ]]; then
+        fail "static restart: s2 had $before, now $(cat "$TMP/s2.out.assign"); s1 rebalances $gen_before -> $(cat "$TMP/s1.out.gen")"
+    else
+        note "static member restarted (kill -9): same partitions $before, no rebalance for the other"
+    fi
+    consumer_stop s1; consumer_stop s2
+}
+
+static_start() {   # <name>: group.instance.id = name
+    : >> "$TMP/$1.out"
+    BOOTSTRAP="127.0.0.1:$PORT" "$BIN/group_consumer" it-static "$TOPIC" "$1" "$TMP/$1.out" "$ASSIGNOR" "$1" \
+        > "$TMP/$1.log" 2>&1 &
+    CPID[$1]=$!
+}
+
+# Kafka's CLI on the finished groups: list with states, delete offsets, delete a group.
+admin_check() {
+    local out="$TMP/admin.out"
+    [[ -f "$KREF_LIB/.stamp" ]] || return 0
+    cgc() { KAFKA_HEAP_OPTS="-Xmx256m" "$HERE/kafka-ref.sh" tool \
+                org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "127.0.0.1:$PORT" "$@"; }
+    cgc --list --state Empty > "$out" 2>&1
+    grep -Eq "^$GROUP +Empty" "$out" && grep -Eq "^it-fanout +Empty" "$out" ||
+        { fail "--list --state Empty: $(grep -v WARN "$out" | head -c 300)"; return 0; }
+    cgc --delete-offsets --group it-fanout --topic "$TOPIC" > "$out" 2>&1
+    [[ $(grep -Ec "^$TOPIC +[0-9]+ +Successful" "$out") -eq $PARTS ]] ||
+        { fail "--delete-offsets: $(grep -v WARN "$out" | head -c 300)"; return 0; }
+    cgc --delete --group it-fanout > "$out" 2>&1
+    grep -q "Deletion of requested consumer groups ('it-fanout') was successful" "$out" ||
+        { fail "--delete: $(grep -v WARN "$out" | head -c 300)"; return 0; }
+    cgc --list > "$out" 2>&1
+    grep -q "^it-fanout$" "$out" && { fail "it-fanout still listed after --delete"; return 0; }
+    note "kafka-consumer-groups --list --state, --delete-offsets, --delete: as expected"
+}
+
 bench_main() {
     local out="$TMP/bench.out"
     pick_port
@@ -495,6 +549,8 @@ main() {
     wait_consumed $((N1 + N2)) 90 "$TMP/f1.out" || fail "a second group did not read every record"
     check_exactly 0 $((N1 + N2)) - "$TMP/f1.out" >/dev/null || fail "second group: records missing or repeated"
     consumer_stop f1
+    admin_check
+    static_check
     finish "$BROKER, $CLIENT, $ASSIGNOR: 3->4 members, kill -9, restart, fan-out; $((N1 + N2)) records"
     [[ $FAILS -eq 0 ]]
 }
