@@ -104,6 +104,8 @@ char *coord_strdup(sk_str_t s); /* NULL on OOM; "" for null */
 grp_member_t *grp_member_find(const sk_grp_t *g, sk_str_t member_id);
 grp_member_t *grp_member_by_instance(const sk_grp_t *g, sk_str_t instance_id);
 void grp_member_remove(sk_coord_t *c, sk_grp_t *g, grp_member_t *m, int16_t waiter_error);
+/* A member with the identity, timeouts and protocols of a join (deep copies), unlinked. */
+grp_member_t *grp_member_new(const sk_grp_join_args_t *a, sk_str_t member_id);
 void grp_member_free(grp_member_t *m);
 void grp_prepare_rebalance(sk_coord_t *c, sk_grp_t *g);
 void grp_tick(sk_coord_t *c, sk_grp_t *g, int64_t now);

@@ -411,12 +411,12 @@ join_park(sk_coord_t *c, sk_grp_t *g, grp_member_t *m, sk_grp_join_cb cb, void *
     grp_maybe_complete_join(c, g);
 }
 
-static grp_member_t *
-member_add(sk_coord_t *c, sk_grp_t *g, const sk_grp_join_args_t *a, const char *member_id)
+grp_member_t *
+grp_member_new(const sk_grp_join_args_t *a, sk_str_t member_id)
 {
-    grp_member_t *m = calloc(1, sizeof(*m)), **pp = &g->members;
+    grp_member_t *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
-    m->member_id = strdup(member_id);
+    m->member_id = coord_strdup(member_id);
     m->instance_id = a->instance_id.len >= 0 ? coord_strdup(a->instance_id) : NULL;
     if (!m->member_id || (a->instance_id.len >= 0 && !m->instance_id) || member_update(m, a) != SK_OK) {
         free(m->member_id);
@@ -424,6 +424,14 @@ member_add(sk_coord_t *c, sk_grp_t *g, const sk_grp_join_args_t *a, const char *
         free(m);
         return NULL;
     }
+    return m;
+}
+
+static grp_member_t *
+member_add(sk_coord_t *c, sk_grp_t *g, const sk_grp_join_args_t *a, const char *member_id)
+{
+    grp_member_t *m = grp_member_new(a, sk_str_c(member_id)), **pp = &g->members;
+    if (!m) return NULL;
     if (!g->protocol_type || g->member_count == 0) {
         char *pt = coord_strdup(a->protocol_type);
         if (pt) {

@@ -234,28 +234,19 @@ load_member(sk_coord_t *c, sk_grp_t *g, sk_rd_t *v, int16_t ver, sk_str_t protoc
     a = (sk_grp_join_args_t){.client_id = cid, .client_host = host, .session_timeout_ms = session,
                              .rebalance_timeout_ms = ver >= 1 ? rebalance : session, .instance_id = iid,
                              .protocols = &proto, .protocol_count = protocol.len > 0 ? 1 : 0};
-    if (!(m = calloc(1, sizeof(*m)))) return SK_ENOMEM;
-    m->member_id = coord_strdup(mid);
-    m->instance_id = iid.len >= 0 ? coord_strdup(iid) : NULL;
-    m->assignment = asg.len > 0 ? malloc((size_t)asg.len) : NULL;
-    m->client_id = coord_strdup(cid);
-    m->client_host = coord_strdup(host);
-    if (m->assignment) memcpy(m->assignment, asg.ptr, (size_t)asg.len), m->assignment_len = asg.len;
-    m->session_timeout_ms = session;
-    m->rebalance_timeout_ms = a.rebalance_timeout_ms;
-    m->protocols = calloc(1, sizeof(*m->protocols));
-    if (m->protocols && a.protocol_count == 1) {
-        m->protocols[0].name = coord_strdup(protocol);
-        m->protocols[0].metadata = sub.len > 0 ? malloc((size_t)sub.len) : NULL;
-        if (m->protocols[0].metadata) memcpy(m->protocols[0].metadata, sub.ptr, (size_t)sub.len);
-        m->protocols[0].metadata_len = m->protocols[0].metadata ? sub.len : 0;
-        m->protocol_count = 1;
+    if (!(m = grp_member_new(&a, mid))) return SK_ENOMEM;
+    if (asg.len > 0) {
+        if (!(m->assignment = malloc((size_t)asg.len))) {
+            grp_member_free(m);
+            return SK_ENOMEM;
+        }
+        memcpy(m->assignment, asg.ptr, (size_t)asg.len);
+        m->assignment_len = asg.len;
     }
     m->heartbeat_deadline_ms = coord_now(c) + session;
     for (pp = &g->members; *pp; pp = &(*pp)->next) {}
     *pp = m;
     g->member_count++;
-    if (!m->member_id || !m->client_id || !m->client_host || !m->protocols) return SK_ENOMEM;
     return SK_OK;
 }
 
