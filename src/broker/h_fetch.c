@@ -19,7 +19,9 @@ struct sk_fetch_wait {
 
 typedef struct fetch_build {
     sk_FetchResponse_t resp;
-    sk_log_slice_t *slices; /* borrowed: arena; refs held until released */
+    /* owned (heap, not the request arena: answering a parked fetch may write and free
+     * the request before the slices are released); refs held until released */
+    sk_log_slice_t *slices;
     int32_t slice_count;
     int64_t total_bytes;
     bool has_error;
@@ -30,6 +32,8 @@ fetch_release(fetch_build_t *b)
 {
     for (int32_t i = 0; i < b->slice_count; i++) sk_log_slice_release(&b->slices[i]);
     b->slice_count = 0;
+    free(b->slices);
+    b->slices = NULL;
 }
 
 static sk_topic_t *
@@ -116,7 +120,7 @@ fetch_build(sk_req_t *r, const sk_FetchRequest_t *fr, fetch_build_t *b)
         return SK_OK;
     }
     for (int32_t i = 0; i < fr->topics_count; i++) nparts += SK_MAX(fr->topics[i].partitions_count, 0);
-    b->slices = sk_req_array(r, (size_t)SK_MAX(nparts, 1), sizeof(*b->slices));
+    b->slices = calloc((size_t)SK_MAX(nparts, 1), sizeof(*b->slices));
     if (fr->topics_count > 0) b->resp.responses = sk_req_array(r, (size_t)fr->topics_count, sizeof(*b->resp.responses));
     if (!b->slices || (fr->topics_count > 0 && !b->resp.responses)) return SK_ENOMEM;
     for (int32_t i = 0; i < fr->topics_count; i++) {
