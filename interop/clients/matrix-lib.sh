@@ -118,11 +118,15 @@ driver_cmd() {
 }
 
 # client_requires <client> <scenario>: APIs the client itself needs beyond the
-# scenario's (KafkaJS and @platformatic/kafka consume only through a consumer group)
+# scenario's. KafkaJS and @platformatic/kafka consume only through a consumer group;
+# the Java client (3.0 on) and kafka-python 3.x produce idempotently by default, so
+# with default settings they cannot produce at all without InitProducerId.
 client_requires() {
-    case "$1,$2" in
-        kafkajs,metadata_admin|platformatic,metadata_admin) ;;
-        kafkajs,*|platformatic,*) echo "FindCoordinator,JoinGroup,SyncGroup,Heartbeat,LeaveGroup,OffsetFetch" ;;
+    local groups="FindCoordinator,JoinGroup,SyncGroup,Heartbeat,LeaveGroup,OffsetFetch"
+    [[ "$2" == metadata_admin ]] && return 0
+    case "$1" in
+        kafkajs|platformatic) echo "$groups" ;;
+        java|kafka-python) echo "InitProducerId" ;;
     esac
 }
 

@@ -12,6 +12,7 @@ are bounded.
 import logging
 import os
 import sys
+import threading
 import time
 
 import kafka
@@ -236,13 +237,35 @@ def group_consumer(name):
     return c
 
 
-def poll_values(consumers, want, timeout_s=45.0):
+def poll_values(consumers, want, timeout_s=45.0, until=None):
+    """polls every consumer continuously in its own thread (kafka-python 2.0.2 blocks
+    in poll() while its JoinGroup waits for the other member, which must keep polling
+    to rejoin) until `want` values arrived, until() holds, or the timeout"""
     got = {n: [] for n in consumers}
+    stop = threading.Event()
+    errors = []
+
+    def run(n, c):
+        try:
+            while not stop.is_set():
+                for recs in c.poll(timeout_ms=200).values():
+                    got[n].extend(s(m.value) for m in recs)
+        except Exception as e:  # reported by the caller
+            errors.append(f"consumer {n}: {e!r}")
+
+    threads = [threading.Thread(target=run, args=(n, c)) for n, c in consumers.items()]
+    for t in threads:
+        t.start()
     deadline = time.time() + timeout_s
-    while sum(len(v) for v in got.values()) < want and time.time() < deadline:
-        for n, c in consumers.items():
-            for recs in c.poll(timeout_ms=200).values():
-                got[n].extend(s(m.value) for m in recs)
+    while time.time() < deadline and not errors:
+        if sum(len(v) for v in got.values()) >= want or (until is not None and until()):
+            break
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    if errors:
+        raise Fail(errors[0])
     return got
 
 
@@ -256,18 +279,20 @@ def sc_group_commit():
         raise Fail(f"step 1: A read {len(got['A'])} records, want the 400 produced")
     a.commit()
     b = group_consumer("B")
-    deadline = time.time() + 45
-    pa = pb = set()
-    while time.time() < deadline:
-        extra = poll_values({"A": a, "B": b}, 1, 0.4)
-        if any(extra.values()):
-            raise Fail(f"step 2: committed records delivered again: {extra}")
-        pa = {p.partition for p in a.assignment()}
-        pb = {p.partition for p in b.assignment()}
-        if pa and pb and not (pa & pb) and (pa | pb) == {0, 1, 2, 3}:
-            break
-    else:
-        raise Fail(f"step 2: no rebalance to two members: A {pa}, B {pb}")
+    parts = {}
+
+    def split():
+        parts["A"] = {p.partition for p in a.assignment()}
+        parts["B"] = {p.partition for p in b.assignment()}
+        pa, pb = parts["A"], parts["B"]
+        return bool(pa and pb and not (pa & pb) and (pa | pb) == {0, 1, 2, 3})
+
+    extra = poll_values({"A": a, "B": b}, 1, 45, until=split)
+    if any(extra.values()):
+        raise Fail(f"step 2: committed records delivered again: {extra}")
+    if not split():
+        raise Fail(f"step 2: no rebalance to two members: {parts}")
+    pa, pb = parts["A"], parts["B"]
     produce([(t, i % 4, None, f"r{i}".encode(), None) for i in range(400, 440)])
     got = poll_values({"A": a, "B": b}, 40)
     vals = got["A"] + got["B"]
