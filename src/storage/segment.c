@@ -240,21 +240,27 @@ seg_scan_tail(sk_seg_t *seg)
         pos = p;
     }
     sk_scan_init(&s, seg->log->fd, seg->size_bytes, buf, sizeof(buf));
-    if (seg->active && seg->size_bytes > 0) {
+    if (seg->size_bytes > 0) {
+        /* The first batch belongs to this segment (a sealed one's may start later,
+         * after compaction, never earlier). */
         rc = sk_scan_hdr(&s, 0, &h);
         if (rc != SK_OK) return rc == SK_ENOENT ? SK_ECORRUPT : rc;
-        seg->roll_base_ts = h.max_timestamp;
-        if (h.base_offset != seg->base_offset) return SK_ECORRUPT;
+        if (seg->active) seg->roll_base_ts = h.max_timestamp;
+        if (seg->active ? h.base_offset != seg->base_offset : h.base_offset < seg->base_offset)
+            return SK_ECORRUPT;
     }
     while ((rc = sk_scan_hdr(&s, pos, &h)) == SK_OK) {
         int64_t last = h.base_offset + h.last_offset_delta;
+        int64_t total = (int64_t)h.batch_length + SK_LOG_OVERHEAD;
         if (h.base_offset < seg->next_offset) return SK_ECORRUPT;
+        /* Relative offsets and positions must fit the u32 index entries. */
+        if (last - seg->base_offset > INT32_MAX || pos + total > UINT32_MAX) return SK_ECORRUPT;
         if (h.max_timestamp > seg->max_ts) {
             seg->max_ts = h.max_timestamp;
             seg->max_ts_offset = last;
         }
         seg->next_offset = last + 1;
-        pos += (int64_t)h.batch_length + SK_LOG_OVERHEAD;
+        pos += total;
     }
     return rc == SK_ENOENT ? SK_OK : rc;
 }

@@ -21,19 +21,8 @@ static char g_dir[512];
 static void
 dir_reset(void)
 {
-    static const char *const names[] = {
-        "00000000000000000000.log",   "00000000000000000000.index", "00000000000000000000.timeindex",
-        SK_EPOCH_FILE,                SK_PARTMETA_FILE,             SK_CLEAN_SHUTDOWN_FILE,
-    };
-    char path[700];
-    if (!g_dir[0]) {
-        snprintf(g_dir, sizeof(g_dir), "%s/t-0", fuzz_tmpdir());
-        SK_ASSERT(sk_mkdir_p(g_dir) == SK_OK);
-    }
-    for (size_t i = 0; i < SK_ARRAY_LEN(names); i++) {
-        snprintf(path, sizeof(path), "%s/%s", g_dir, names[i]);
-        unlink(path);
-    }
+    if (!g_dir[0]) snprintf(g_dir, sizeof(g_dir), "%s/t-0", fuzz_tmpdir());
+    fuzz_dir_clear(g_dir);
 }
 
 /* The valid prefix by the format's rules; returns its length and the next offset. */

@@ -162,6 +162,9 @@ def segment_open_seeds():
     seed("index-rel-past-end", oidx[:8] + k.u32(50) + k.u32(len(b0) + len(b1)), tidx, log)
     seed("timeindex-rel-past-end", oidx, k.i64(1700000000000) + k.u32(80), log)
     seed("timeindex-ts-past-max", oidx, k.i64(1900000000000) + k.u32(8), log)
+    # regressions: offsets beyond what a u32 relative offset can index were trusted
+    seed("offset-jump-2^40", b"", b"", b0 + k.simple_batch(2, base_offset=1 << 40))
+    seed("offset-jump-2^31", b"", b"", b0 + k.simple_batch(2, base_offset=0x7FFFFFFF))
 
 
 def checkpoint_seeds():
