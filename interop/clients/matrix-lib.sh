@@ -125,7 +125,9 @@ client_requires() {
     local groups="FindCoordinator,JoinGroup,SyncGroup,Heartbeat,LeaveGroup,OffsetFetch"
     [[ "$2" == metadata_admin ]] && return 0
     case "$1" in
-        kafkajs|platformatic) echo "$groups" ;;
+        platformatic) [[ "$2" == keyed_6p ]] && groups+=",InitProducerId"  # see driver.mjs
+                      echo "$groups" ;;
+        kafkajs) echo "$groups" ;;
         java|kafka-python) echo "InitProducerId" ;;
     esac
 }

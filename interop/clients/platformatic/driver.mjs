@@ -51,6 +51,9 @@ async function createTopic (topic, partitions) {
 async function produce (messages, opts = {}) {
   const p = new Producer({ ...base, acks: -1, ...opts })
   try {
+    // fresh metadata first: a send that meets a stale leader is repeated whole, which
+    // duplicates the records of the partitions that had taken it already
+    await p.metadata({ topics: [...new Set(messages.map((m) => m.topic))] })
     for (let i = 0; i < messages.length; i += 500) await p.send({ messages: messages.slice(i, i + 500) })
   } catch (e) { throw new Fail(`Produce: ${errText(e)}`) } finally { await p.close() }
 }
@@ -260,7 +263,10 @@ async function main () {
   const fns = {
     metadata_admin: metadataAdmin,
     produce_consume: produceConsume,
-    keyed_6p: () => keyed('keyed', 6, 24, {}),
+    // its non-idempotent producer repeats a whole multi-partition send after a
+    // retriable error, duplicating what some partitions had taken (seen against
+    // Apache Kafka): the keyed scenario produces idempotently with this client
+    keyed_6p: () => keyed('keyed', 6, 24, { idempotent: true }),
     headers_nulls: headersNulls,
     idempotent: () => keyed('idem', 3, 30, { idempotent: true }),
     group_commit: groupCommit,
