@@ -19,8 +19,9 @@
 # alone (TESTS=<n>, quick mode -Q) with a test.conf naming the broker
 # (RDKAFKA_TEST_CONF, outside the source tree); a test that fails on a
 # broker is retried once there (a few are timing-sensitive on 2 shared cores).
-# Prints "PASS|FAIL <broker> <test>" lines and a table; exits 1 when a test passes on
-# Kafka but fails on Skiff, 2 on a setup error.
+# Prints "PASS|FAIL|NOTYET <broker> <test>" lines and a table; exits 1 when a test
+# passes on Kafka but fails on Skiff (NOTYET: a group test while skiffd has no
+# JoinGroup), 2 on a setup error.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +31,10 @@ BROKERS="skiff kafka"
 SMOKE="0001 0002 0003 0005 0007 0008 0012 0013 0014 0015 0017 0021 0022 0030 0031 0034
 0035 0036 0040 0042 0061 0063 0067 0070 0073 0085"
 TESTS=$SMOKE
+# tests of the smoke set that subscribe with a consumer group (KafkaConsumer with
+# subscribe() or commits): on a skiffd that does not advertise JoinGroup a failure of
+# these shows as NOTYET and does not count
+GROUP_TESTS=" 0014 0030 0040 0042 0067 "
 SETUP_ONLY=0
 CACHE=${SKIFF_MATRIX_HOME:-$HOME/.cache/skiff-matrix}
 SRC_PARENT="$CACHE/librdkafka-src"
@@ -41,7 +46,7 @@ while [[ $# -gt 0 ]]; do
         --broker) BROKERS=${2/both/skiff kafka}; shift 2 ;;
         --tests) TESTS=$2; shift 2 ;;
         --setup-only) SETUP_ONLY=1; shift ;;
-        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "librdkafka-tests.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -123,6 +128,7 @@ skiff_start() {   # <port>
 source "$HERE/clients/matrix-lib.sh"   # port_free, pick_ports
 
 declare -A RES
+NO_GROUPS=0
 run_one() {   # <broker> <port> <test>: RES[broker,test]
     local b=$1 port=$2 t=$3 out="$WORK/$1/$3.log" rc try
     for try in 1 2; do
@@ -143,9 +149,16 @@ run_one() {   # <broker> <port> <test>: RES[broker,test]
             skiff_start "$port" || die "skiffd does not start again"
         }
     done
-    if [[ $rc -eq 0 ]]; then RES[$b,$t]=PASS; else RES[$b,$t]=FAIL; fi
-    printf '%s %-5s %s%s\n' "${RES[$b,$t]}" "$b" "$t" \
-        "$([[ $rc -ne 0 ]] && echo "  ($(grep -m1 -E 'FAIL|Assert|TEST FAIL' "$out" | cut -c1-160))")"
+    if [[ $rc -eq 0 ]]; then
+        RES[$b,$t]=PASS
+    elif [[ $b == skiff && $NO_GROUPS -eq 1 && "$GROUP_TESTS" == *" $t "* ]]; then
+        RES[$b,$t]=NOTYET
+    else
+        RES[$b,$t]=FAIL
+    fi
+    printf '%s %-5s %s%s\n' "${RES[$b,$t]}" "$b" "$t" "$([[ $rc -ne 0 ]] && echo "  ($(
+        sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -E 'error|FAIL|Assert' |
+        sort -s -t: -k1,1 | grep -m1 -iE 'error' || echo "see $out"))")"
 }
 
 main() {
@@ -160,6 +173,8 @@ main() {
             [[ -x "$BUILD_DIR/skiffd" ]] || die "no $BUILD_DIR/skiffd"
             skiff_start "$SKIFF_PORT" || die "skiffd did not start"
             port=$SKIFF_PORT
+            python3 "$HERE/clients/api_versions.py" "127.0.0.1:$port" | grep -q '^JoinGroup ' ||
+                NO_GROUPS=1
         else
             "$HERE/kafka-ref.sh" start "$KAFKA_PORT" "$TMP/kafka" 2>> "$WORK/kafka/harness.log" ||
                 die "Apache Kafka did not start"
