@@ -193,9 +193,22 @@ write_table() {
     for s in "${SCN_ORDER[@]}"; do
         for c in $CLIENTS; do
             for b in skiff kafka; do
-                [[ ${RES[$b,$s,$c]:-} == PASS ]] && continue
+                [[ ${RES[$b,$s,$c]:-} == PASS || ${RES[$b,$s,$c]:-} == NOTYET ]] && continue
                 echo "- $b $s $c: ${RES[$b,$s,$c]:-?}: ${DETAIL[$b,$s,$c]:-}"
             done
         done
     done
+    echo
+    echo "## Not yet on Skiff"
+    echo
+    local -A why
+    local key
+    for s in "${SCN_ORDER[@]}"; do
+        for c in $CLIENTS; do
+            [[ ${RES[skiff,$s,$c]:-} == NOTYET ]] || continue
+            key="$s: ${DETAIL[skiff,$s,$c]}"
+            why[$key]+="${why[$key]:+, }$c"
+        done
+    done
+    for key in "${!why[@]}"; do echo "- ${key%%:*} (${why[$key]}):${key#*:}"; done | sort
 }
