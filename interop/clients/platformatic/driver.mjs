@@ -210,7 +210,10 @@ async function groupCommit () {
   await createTopic(t, 4)
   await produce(rangeMsgs(t, 0, 400))
   const a = await member('A', t)
-  await waitFor(() => a.got.length >= 400, 45000)
+  // before anything is committed a rejoin of the fresh group legitimately delivers
+  // records again (this client rejoins once after its first join): count them once
+  await waitFor(() => new Set(a.got).size >= 400, 45000)
+  a.got = [...new Set(a.got)]
   if (!sameSet(a.got, 0, 400)) throw new Fail(`step 1: A read ${a.got.length} records, want the 400 produced`)
   await commit(a)
   a.got = []
