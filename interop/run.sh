@@ -281,6 +281,9 @@ main() {
         BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
     run_test raw-api python3 "$HERE/raw/api_checks.py"
     BROKER_PID=$(broker_pid) BROKER_LOG="$DATA/skiffd.log" run_test bad-inputs python3 "$HERE/raw/bad_inputs.py"
+    # starts its own skiffd with a low open-file limit
+    [[ "$BROKER" == skiff ]] &&
+        run_test fd-exhaustion python3 "$HERE/raw/bad_inputs.py" --fd-exhaustion "$BUILD_DIR/skiffd"
     final_stop
     echo "interop: $PASSED passed, $FAILED failed"
     [[ $FAILED -eq 0 ]]

@@ -77,6 +77,8 @@ typedef struct sk_server {
     int listen_fds[8];
     ev_io listen_io[8];
     int listen_count;
+    bool accept_paused;      /* listeners stopped after EMFILE/ENFILE; the tick resumes */
+    int64_t accept_pause_logged_ms;
     sk_logmgr_t *logs;       /* owned */
     sk_meta_t *meta;         /* owned */
     sk_coord_t *coord;       /* owned: group coordinator (h_group.c, h_offsets.c) */

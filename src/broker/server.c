@@ -17,6 +17,8 @@
 #define SERVER_TICK_S 0.1
 #define SERVER_CHECKPOINT_MS 60000
 
+static void server_accept_resume(sk_server_t *srv);
+
 static void
 server_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -36,6 +38,7 @@ server_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     sk_logmgr_flush_due(srv->logs, sk_wall_ms());
     sk_conn_close_idle(srv, now);
+    if (srv->accept_paused) server_accept_resume(srv); /* retry accepting every tick */
     sk_coord_tick(srv->coord); /* session and rebalance timeouts, offset retention */
     if (now - srv->last_retention_ms >= srv->cfg->log_retention_check_interval_ms) {
         srv->last_retention_ms = now;
@@ -45,6 +48,28 @@ server_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         srv->last_checkpoint_ms = now;
         sk_logmgr_checkpoint(srv->logs);
     }
+}
+
+/* Out of file descriptors (or memory): a listening socket stays readable, so keep
+ * accepting would spin the loop. Stop the listeners; the tick resumes them. */
+static void
+server_accept_pause(sk_server_t *srv, int err)
+{
+    for (int i = 0; i < srv->listen_count; i++) ev_io_stop(srv->loop, &srv->listen_io[i]);
+    int64_t now = sk_mono_ms();
+    if (now - srv->accept_pause_logged_ms >= 10000) { /* at most one line per 10 s */
+        srv->accept_pause_logged_ms = now;
+        SK_WARN("event=accept_paused errno=%d connections=%d reason=\"out of file descriptors or memory\"", err,
+                srv->conn_count);
+    }
+    srv->accept_paused = true;
+}
+
+static void
+server_accept_resume(sk_server_t *srv)
+{
+    for (int i = 0; i < srv->listen_count; i++) ev_io_start(srv->loop, &srv->listen_io[i]);
+    srv->accept_paused = false;
 }
 
 static void
@@ -60,7 +85,11 @@ server_on_accept(struct ev_loop *loop, ev_io *w, int revents)
         int one = 1;
         int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR) SK_WARN("event=accept_failed errno=%d", errno);
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                server_accept_pause(srv, errno);
+            } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                SK_WARN("event=accept_failed errno=%d", errno);
+            }
             return;
         }
         if (srv->cfg->max_connections > 0 && srv->conn_count >= srv->cfg->max_connections) {
