@@ -647,8 +647,10 @@ def main():
                 fail("an invalid topic name created %s" % stray)
         if log_path:
             check_broker_log(log_path)
-            if tmp:
-                print("  broker log: %s" % log_path)
+        if tmp and FAILS:
+            print("  broker log and data kept in %s" % tmp)
+        elif tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
     print("bad_inputs: %s (%d failures)" % ("FAIL" if FAILS else "PASS", len(FAILS)), flush=True)
     sys.exit(1 if FAILS else 0)
 
