@@ -15,6 +15,8 @@ for kind in release asan; do
 done
 echo "== interop (release build)"
 interop/run.sh --build-dir build ${SKIFF_INTEROP_ARGS:-} || status=1
+echo "== interop matrix, librdkafka column (Skiff beside Apache Kafka)"
+interop/matrix.sh --clients rdkafka --build-dir build || status=1
 echo "== interop (ASan/UBSan build, quick)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     interop/run.sh --build-dir build-asan --quick || status=1
