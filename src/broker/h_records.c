@@ -6,7 +6,7 @@
 #include "broker_int.h"
 
 static void
-dr_partition(sk_req_t *r, sk_topic_t *t, const sk_DeleteRecordsRequest_DeleteRecordsPartition_t *rp,
+dr_partition(sk_topic_t *t, const sk_DeleteRecordsRequest_DeleteRecordsPartition_t *rp,
              sk_DeleteRecordsResponse_DeleteRecordsPartitionResult_t *out)
 {
     sk_partition_t *p;
@@ -26,7 +26,6 @@ dr_partition(sk_req_t *r, sk_topic_t *t, const sk_DeleteRecordsRequest_DeleteRec
     if (rc == SK_ERANGE) out->error_code = SK_KERR_OFFSET_OUT_OF_RANGE;
     else if (rc != SK_OK) out->error_code = SK_KERR_KAFKA_STORAGE_ERROR;
     out->low_watermark = sk_log_start_offset(p->log);
-    (void)r;
 }
 
 int
@@ -53,7 +52,7 @@ sk_h_delete_records(sk_req_t *r)
             if (!tr->partitions) return SK_ENOMEM;
         }
         for (int32_t j = 0; j < rt->partitions_count; j++)
-            dr_partition(r, t, &rt->partitions[j], &tr->partitions[tr->partitions_count++]);
+            dr_partition(t, &rt->partitions[j], &tr->partitions[tr->partitions_count++]);
     }
     sk_req_respond(r, &resp);
     return SK_OK;

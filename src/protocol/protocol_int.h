@@ -7,30 +7,6 @@
 
 #include "protocol.h"
 
-/* Kafka record fields are zig-zag varints; the one-byte case is by far the most
- * common (small deltas and lengths), so it is decoded inline. */
-static inline int
-rec_rd_varint(sk_rd_t *r, int32_t *v)
-{
-    if (r->pos < r->len && r->p[r->pos] < 0x80) {
-        uint32_t u = r->p[r->pos++];
-        *v = (int32_t)((u >> 1) ^ (~(u & 1) + 1));
-        return SK_OK;
-    }
-    return sk_rd_varint(r, v);
-}
-
-static inline int
-rec_rd_varlong(sk_rd_t *r, int64_t *v)
-{
-    if (r->pos < r->len && r->p[r->pos] < 0x80) {
-        uint64_t u = r->p[r->pos++];
-        *v = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-        return SK_OK;
-    }
-    return sk_rd_varlong(r, v);
-}
-
 /* Decode one record at r (magic-2 layout) without copying: key, value and headers
  * borrow r's bytes. base_offset/base_timestamp turn deltas into absolute values;
  * *offset_delta receives the raw delta. Returns SK_OK or SK_ECORRUPT (malformed:

@@ -30,23 +30,23 @@ sk_rec_decode(sk_rd_t *r, int64_t base_offset, int64_t base_timestamp, sk_record
     int8_t attr;
     sk_rd_t b;
 
-    if (rec_rd_varint(r, &body_len) != SK_OK) return SK_ECORRUPT;
+    if (sk_rd_varint(r, &body_len) != SK_OK) return SK_ECORRUPT;
     if (body_len < 0 || (size_t)body_len > sk_rd_left(r)) return SK_ECORRUPT;
     sk_rd_init(&b, r->p + r->pos, (size_t)body_len);
-    if (sk_rd_i8(&b, &attr) != SK_OK || rec_rd_varlong(&b, &ts_delta) != SK_OK || rec_rd_varint(&b, &od) != SK_OK)
+    if (sk_rd_i8(&b, &attr) != SK_OK || sk_rd_varlong(&b, &ts_delta) != SK_OK || sk_rd_varint(&b, &od) != SK_OK)
         return SK_ECORRUPT;
     out->key.ptr = NULL;
-    if (rec_rd_varint(&b, &key_len) != SK_OK || key_len < -1) return SK_ECORRUPT;
+    if (sk_rd_varint(&b, &key_len) != SK_OK || key_len < -1) return SK_ECORRUPT;
     if (key_len >= 0 && sk_rd_raw(&b, (size_t)key_len, &out->key.ptr) != SK_OK) return SK_ECORRUPT;
     out->value.ptr = NULL;
-    if (rec_rd_varint(&b, &value_len) != SK_OK || value_len < -1) return SK_ECORRUPT;
+    if (sk_rd_varint(&b, &value_len) != SK_OK || value_len < -1) return SK_ECORRUPT;
     if (value_len >= 0 && sk_rd_raw(&b, (size_t)value_len, &out->value.ptr) != SK_OK) return SK_ECORRUPT;
-    if (rec_rd_varint(&b, &hcount) != SK_OK || hcount < 0) return SK_ECORRUPT;
+    if (sk_rd_varint(&b, &hcount) != SK_OK || hcount < 0) return SK_ECORRUPT;
     size_t headers_pos = b.pos;
     for (int32_t i = 0; i < hcount; i++) {
         int32_t hk, hv;
-        if (rec_rd_varint(&b, &hk) != SK_OK || hk < 0 || sk_rd_skip(&b, (size_t)hk) != SK_OK) return SK_ECORRUPT;
-        if (rec_rd_varint(&b, &hv) != SK_OK || hv < -1) return SK_ECORRUPT;
+        if (sk_rd_varint(&b, &hk) != SK_OK || hk < 0 || sk_rd_skip(&b, (size_t)hk) != SK_OK) return SK_ECORRUPT;
+        if (sk_rd_varint(&b, &hv) != SK_OK || hv < -1) return SK_ECORRUPT;
         if (hv >= 0 && sk_rd_skip(&b, (size_t)hv) != SK_OK) return SK_ECORRUPT;
     }
     if (sk_rd_left(&b) != 0) return SK_ECORRUPT; /* body length disagrees with fields */
@@ -77,9 +77,9 @@ sk_record_headers(const sk_record_t *r, sk_header_t *out, int32_t max)
         int32_t kl, vl;
         out[i].key.ptr = NULL;
         out[i].value.ptr = NULL;
-        if (rec_rd_varint(&rd, &kl) != SK_OK || kl < 0) return SK_ECORRUPT;
+        if (sk_rd_varint(&rd, &kl) != SK_OK || kl < 0) return SK_ECORRUPT;
         if (sk_rd_raw(&rd, (size_t)kl, &out[i].key.ptr) != SK_OK) return SK_ECORRUPT;
-        if (rec_rd_varint(&rd, &vl) != SK_OK || vl < -1) return SK_ECORRUPT;
+        if (sk_rd_varint(&rd, &vl) != SK_OK || vl < -1) return SK_ECORRUPT;
         if (vl >= 0 && sk_rd_raw(&rd, (size_t)vl, &out[i].value.ptr) != SK_OK) return SK_ECORRUPT;
         out[i].key.len = kl;
         out[i].value.len = vl;
