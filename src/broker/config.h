@@ -38,6 +38,13 @@
  *   log.cleanup.policy                 log_cleanup_policy
  *   log.cleaner.enable                 log_cleaner_enable
  *   log.cleaner.min.cleanable.ratio    log_cleaner_min_cleanable_ratio
+ *   log.cleaner.threads                log_cleaner_threads
+ *   log.cleaner.backoff.ms             log_cleaner_backoff_ms
+ *   log.cleaner.delete.retention.ms    log_cleaner_delete_retention_ms
+ *   log.cleaner.min.compaction.lag.ms  log_cleaner_min_compaction_lag_ms
+ *   log.cleaner.max.compaction.lag.ms  log_cleaner_max_compaction_lag_ms
+ *   log.cleaner.dedupe.buffer.size     log_cleaner_dedupe_buffer_size
+ *   log.cleaner.io.buffer.size         log_cleaner_io_buffer_size
  *   log.message.timestamp.type         log_message_timestamp_type (enum);
  *                                      derived log_message_timestamp_type_append
  *   compression.type                   compression_type (enum SK_CONFIG_COMPRESSION_*)
@@ -61,6 +68,9 @@
  *   transaction.state.log.min.isr             transaction_state_log_min_isr
  *   transaction.state.log.segment.bytes       transaction_state_log_segment_bytes
  *   transaction.max.timeout.ms                transaction_max_timeout_ms
+ *   transaction.abort.timed.out.transaction.cleanup.interval.ms  transaction_abort_timed_out_interval_ms
+ *   transactional.id.expiration.ms            transactional_id_expiration_ms
+ *   transaction.remove.expired.transaction.cleanup.interval.ms  transaction_remove_expired_interval_ms
  *   skiff.request.arena.max.bytes             request_arena_max_bytes
  *   skiff.connection.write.queue.max.bytes    connection_write_queue_max_bytes
  *   skiff.fetch.max.wait.cap.ms               fetch_max_wait_cap_ms
@@ -144,6 +154,13 @@ typedef struct sk_config {
     char *log_cleanup_policy;            /* owned* */
     bool log_cleaner_enable;
     double log_cleaner_min_cleanable_ratio;
+    int32_t log_cleaner_threads;
+    int64_t log_cleaner_backoff_ms;
+    int64_t log_cleaner_delete_retention_ms;
+    int64_t log_cleaner_min_compaction_lag_ms;
+    int64_t log_cleaner_max_compaction_lag_ms;
+    int64_t log_cleaner_dedupe_buffer_size;
+    int32_t log_cleaner_io_buffer_size;
     int32_t log_message_timestamp_type;  /* SK_CONFIG_TS_* */
     int32_t compression_type;            /* SK_CONFIG_COMPRESSION_* */
     /* ---- network ---- */
@@ -168,6 +185,9 @@ typedef struct sk_config {
     int32_t transaction_state_log_min_isr;
     int32_t transaction_state_log_segment_bytes;
     int32_t transaction_max_timeout_ms;
+    int32_t transaction_abort_timed_out_interval_ms;
+    int32_t transactional_id_expiration_ms;
+    int32_t transaction_remove_expired_interval_ms;
     /* ---- skiff limits ---- */
     int64_t request_arena_max_bytes;
     int64_t connection_write_queue_max_bytes;
