@@ -133,6 +133,37 @@ int sk_log_retention(sk_log_t *log, int64_t now_ms, int64_t retention_ms, int64_
 /* DeleteRecords: move the log start offset to offset (<= high watermark; SK_ERANGE
  * otherwise) and remove segments wholly below it. */
 int sk_log_delete_records(sk_log_t *log, int64_t offset);
+/* ---- transactions (txn.c; the aborted-transaction index is <base>.txnindex) ----
+ * A batch with the transactional attribute opens (or continues) an ongoing transaction
+ * of its producer in this log; a control batch (COMMIT or ABORT marker) ends it. */
+/* Append a control batch ending producer_id's ongoing transaction in this log (commit or
+ * abort marker record, coordinator_epoch in its value). A producer with no ongoing
+ * transaction here still gets the marker (Kafka writes it to every partition the
+ * coordinator knows of). An older producer_epoch than the log knows gives SK_EINVAL
+ * with info->error_code INVALID_PRODUCER_EPOCH. An abort records (producer_id, first
+ * offset, last offset) in the aborted-transaction index of the active segment. */
+int sk_log_append_marker(sk_log_t *log, int64_t producer_id, int16_t producer_epoch, bool commit,
+                         int32_t coordinator_epoch, int32_t leader_epoch, int64_t now_ms, sk_append_info_t *info);
+/* Last stable offset: the first offset of the oldest ongoing transaction, capped by the
+ * high watermark; the high watermark when none is ongoing. */
+int64_t sk_log_last_stable_offset(const sk_log_t *log);
+/* Aborted transactions that may hold records in [from, to): one callback per entry of
+ * the aborted-transaction indexes whose range overlaps it, in offset order (what Fetch
+ * at read_committed returns as aborted_transactions). */
+typedef void (*sk_log_aborted_cb)(void *ctx, int64_t producer_id, int64_t first_offset);
+int sk_log_aborted_txns(sk_log_t *log, int64_t from, int64_t to, sk_log_aborted_cb cb, void *ctx);
+/* Every producer with state in this log (DescribeProducers). txn_start_offset is the
+ * first offset of its ongoing transaction or -1. */
+typedef struct sk_log_producer_info {
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t last_sequence;
+    int64_t last_timestamp;
+    int32_t coordinator_epoch;
+    int64_t txn_start_offset;
+} sk_log_producer_info_t;
+typedef void (*sk_log_producer_cb)(void *ctx, const sk_log_producer_info_t *p);
+void sk_log_producer_foreach(const sk_log_t *log, sk_log_producer_cb cb, void *ctx);
 /* Walk every invariant (tests call it after each step). */
 void sk_log_verify(const sk_log_t *log);
 
