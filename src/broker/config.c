@@ -193,6 +193,9 @@ static const cfg_entry_t cfg_table[] = {
            "16777216", U, "Response bytes queued on a connection before reading pauses (back-pressure)."),
     E_LONG("skiff.fetch.max.wait.cap.ms", fetch_max_wait_cap_ms, 0, 86400000, "3600000", U,
            "Upper bound on a Fetch's max.wait.ms, however long the client asks to wait."),
+    E_LONG("skiff.log.writeback.bytes", log_writeback_bytes, 0, (int64_t)1 << 40, "1048576", U,
+           "Start writing each full chunk of this many bytes of a segment to disk right away; 0 = leave it to the "
+           "kernel (dirty pages then pile up and later writes stall)."),
 };
 #define CFG_COUNT SK_ARRAY_LEN(cfg_table)
 _Static_assert(SK_ARRAY_LEN(cfg_table) <= SK_CONFIG_KEYS_MAX, "grow SK_CONFIG_KEYS_MAX");

@@ -74,6 +74,7 @@
  *   skiff.request.arena.max.bytes             request_arena_max_bytes
  *   skiff.connection.write.queue.max.bytes    connection_write_queue_max_bytes
  *   skiff.fetch.max.wait.cap.ms               fetch_max_wait_cap_ms
+ *   skiff.log.writeback.bytes                 log_writeback_bytes
  */
 #ifndef SK_BROKER_CONFIG_H
 #define SK_BROKER_CONFIG_H
@@ -192,6 +193,7 @@ typedef struct sk_config {
     int64_t request_arena_max_bytes;
     int64_t connection_write_queue_max_bytes;
     int64_t fetch_max_wait_cap_ms;
+    int64_t log_writeback_bytes;
 
     /* ---- derived by sk_config_finish() ---- */
     sk_listener_t *listeners;            /* owned: listener_count entries */

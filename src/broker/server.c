@@ -153,6 +153,7 @@ server_log_defaults(const sk_config_t *cfg, sk_log_config_t *lc)
     lc->flush_interval_messages = cfg->log_flush_interval_messages;
     lc->flush_interval_ms = cfg->log_flush_interval_ms < 0 ? INT64_MAX : cfg->log_flush_interval_ms;
     lc->log_append_time = cfg->log_message_timestamp_type_append;
+    lc->writeback_bytes = cfg->log_writeback_bytes;
 }
 
 int

@@ -9,6 +9,7 @@
 #include "storage_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ sk_log_config_defaults(sk_log_config_t *cfg)
     cfg->flush_interval_messages = INT64_MAX;
     cfg->flush_interval_ms = INT64_MAX;
     cfg->log_append_time = false;
+    cfg->writeback_bytes = 1024 * 1024;
 }
 
 const char *sk_log_topic(const sk_log_t *log) { return log->topic; }
@@ -310,6 +312,22 @@ fail:
     return rc;
 }
 
+/* Once an append completes a chunk of writeback_bytes, ask the kernel to start writing
+ * that chunk out (it does not wait for the disk). Without this, dirty pages pile up to
+ * the kernel's background threshold (gigabytes on a large machine) and the writes that
+ * come after stall for tens or hundreds of milliseconds while it catches up: the
+ * produce latency tail. A failure here is harmless (the kernel writes the pages later). */
+static void
+log_start_writeback(const sk_log_t *log, int fd, int64_t pos, int64_t len)
+{
+    int64_t chunk = log->cfg.writeback_bytes;
+    if (chunk <= 0) return;
+    int64_t done = (pos + len) / chunk;
+    if (done == pos / chunk) return;
+    int64_t from = (pos / chunk) * chunk;
+    (void)sync_file_range(fd, (off_t)from, (off_t)(done * chunk - from), SYNC_FILE_RANGE_WRITE);
+}
+
 static int
 write_all_at(int fd, const uint8_t *p, size_t len, int64_t pos)
 {
@@ -421,6 +439,7 @@ sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, i
         log_go_offline(log, seg, "write");
         return SK_EIO;
     }
+    log_start_writeback(log, seg->log->fd, pos, (int64_t)len);
     sk_seg_note_batch(seg, &h, pos, (int64_t)len, log->cfg.index_interval_bytes);
     log->leo = last + 1;
     if (sk_pstate_update(&log->pstate, &h, log->cfg.log_append_time ? now_ms : h.max_timestamp, now_ms) != SK_OK) {

@@ -26,6 +26,8 @@ typedef struct sk_log_config {
     int64_t flush_interval_messages;/* log.flush.interval.messages (default INT64_MAX) */
     int64_t flush_interval_ms;      /* log.flush.interval.ms (default INT64_MAX = never) */
     bool log_append_time;           /* message.timestamp.type=LogAppendTime */
+    int64_t writeback_bytes;        /* skiff.log.writeback.bytes: start writeback of each
+                                     * full chunk of this size (0 = leave it to the kernel) */
 } sk_log_config_t;
 void sk_log_config_defaults(sk_log_config_t *cfg);
 
