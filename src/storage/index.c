@@ -35,14 +35,26 @@ index_unmap(sk_index_t *ix)
     ix->map_bytes = 0;
 }
 
-/* Grow the file to bytes with allocated blocks (sparse fallback where unsupported). */
-static int
-index_prealloc(int fd, off_t bytes)
+/* Make sure the disk blocks under entry `entries` exist before it is written through
+ * the mapping: the file is sparse (a partition costs no index space until it holds
+ * records, as in Kafka), and a store into a hole on a full disk would raise SIGBUS.
+ * Blocks are allocated SK_INDEX_ALLOC_BYTES at a time. false: no space (the caller then
+ * treats the index as full, which rolls the segment, and that fails cleanly). */
+static bool
+index_reserve(sk_index_t *ix)
 {
-    int err = posix_fallocate(fd, 0, bytes);
-    if (err == 0) return SK_OK;
-    if (err != EOPNOTSUPP && err != EINVAL) return SK_EIO;
-    return ftruncate(fd, bytes) == 0 ? SK_OK : SK_EIO;
+    size_t need = (size_t)(ix->entries + 1) * (size_t)ix->entry_size;
+    if (need <= ix->alloc_bytes) return true;
+    size_t to = ix->alloc_bytes + SK_INDEX_ALLOC_BYTES;
+    if (to > ix->map_bytes) to = ix->map_bytes;
+    int err = posix_fallocate(ix->fd, (off_t)ix->alloc_bytes, (off_t)(to - ix->alloc_bytes));
+    if (err != 0 && err != EOPNOTSUPP && err != EINVAL) {
+        SK_WARN("event=index_alloc_failed entries=%d err=%d", ix->entries, err);
+        ix->max_entries = ix->entries;
+        return false;
+    }
+    ix->alloc_bytes = to;
+    return true;
 }
 
 int
@@ -68,8 +80,7 @@ sk_index_open(sk_index_t *ix, const char *path, int32_t entry_size, int32_t max_
         if (cap < ix->entries) cap = ix->entries;
         ix->max_entries = cap;
         size_t bytes = (size_t)cap * (size_t)entry_size;
-        if ((off_t)bytes > st.st_size && index_prealloc(ix->fd, (off_t)bytes) != SK_OK) goto fail;
-        if ((off_t)bytes < st.st_size && ftruncate(ix->fd, (off_t)bytes) != 0) goto fail;
+        if ((off_t)bytes != st.st_size && ftruncate(ix->fd, (off_t)bytes) != 0) goto fail;
         rc = index_map(ix, bytes, true);
     } else {
         ix->max_entries = ix->entries;
@@ -134,6 +145,7 @@ sk_index_append_off(sk_index_t *ix, uint32_t rel_offset, uint32_t pos)
 {
     SK_ASSERT(ix->writable && ix->entry_size == SK_OFFIDX_ENTRY_SIZE);
     SK_ASSERT(ix->entries < ix->max_entries);
+    if (!index_reserve(ix)) return;
     uint8_t *p = ix->map + (size_t)ix->entries * SK_OFFIDX_ENTRY_SIZE;
     sk_put_be32(p, rel_offset);
     sk_put_be32(p + 4, pos);
@@ -145,6 +157,7 @@ sk_index_append_time(sk_index_t *ix, int64_t ts, uint32_t rel_offset)
 {
     SK_ASSERT(ix->writable && ix->entry_size == SK_TIMEIDX_ENTRY_SIZE);
     SK_ASSERT(ix->entries < ix->max_entries);
+    if (!index_reserve(ix)) return;
     uint8_t *p = ix->map + (size_t)ix->entries * SK_TIMEIDX_ENTRY_SIZE;
     sk_put_be64(p, (uint64_t)ts);
     sk_put_be32(p + 8, rel_offset);

@@ -24,23 +24,26 @@
 #define SK_SCAN_BLOCK_BYTES (16 * 1024)  /* one pread while scanning batch headers */
 #define SK_META_FILE_MAX_BYTES (64u << 20) /* cap on checkpoint files we read */
 #define SK_PATH_MAX 4096
+#define SK_INDEX_ALLOC_BYTES (64u << 10) /* index blocks are allocated this much at a time */
 #define SK_LOOKUP_DECOMPRESS_MAX (256u << 20) /* cap when a time lookup reads a batch */
 _Static_assert(SK_SCAN_BLOCK_BYTES >= SK_BATCH_HEADER_SIZE, "scan block holds a header");
 
 /* ---- index.c: one .index or .timeindex file ----
- * The active segment's index is preallocated to segment_index_bytes and mapped
- * read-write; a sealed one is trimmed to its entries and mapped read-only. */
+ * The active segment's index is sized to segment_index_bytes as a sparse file and mapped
+ * read-write, its disk blocks allocated SK_INDEX_ALLOC_BYTES at a time ahead of the
+ * entries written; a sealed one is trimmed to its entries and mapped read-only. */
 typedef struct sk_index {
     int fd;              /* owned; -1 once a sealed index has been synced and closed */
     uint8_t *map;        /* owned mapping of map_bytes (NULL when map_bytes is 0) */
     size_t map_bytes;
     int32_t entries;     /* valid entries */
     int32_t max_entries; /* capacity of the mapping */
+    size_t alloc_bytes;  /* writable: bytes from the start known to have disk blocks */
     int32_t entry_size;  /* SK_OFFIDX_ENTRY_SIZE or SK_TIMEIDX_ENTRY_SIZE */
     bool writable;
 } sk_index_t;
 
-/* Open (creating if missing). writable: preallocate to max_bytes and map read-write;
+/* Open (creating if missing). writable: size to max_bytes (sparse) and map read-write;
  * else map the file as it is. Entries = file size / entry size, rounded down. */
 int sk_index_open(sk_index_t *ix, const char *path, int32_t entry_size, int32_t max_bytes, bool writable);
 void sk_index_close(sk_index_t *ix); /* unmaps and closes; does not trim */
