@@ -531,10 +531,13 @@ def check_broker_log(path):
             return
 
 
-def fd_exhaustion(skiffd):
+def fd_exhaustion(skiffd, derived_limit):
     """Opt-in (--fd-exhaustion SKIFFD): a broker whose open-file limit is exhausted by
     connections must neither spin nor flood its log, and must serve again once clients
-    leave. Own broker with RLIMIT_NOFILE 512; 700 connections; 3 s of watching."""
+    leave. Own broker with RLIMIT_NOFILE 512; 700 connections; 3 s of watching.
+    derived_limit: max.connections left unset, so the broker takes three quarters of
+    the limit (384) and refuses the rest itself; otherwise it is set out of the way and
+    accept() runs into EMFILE."""
     tmp = tempfile.mkdtemp(prefix="skiff-fd-")
     port = free_port()
     log_path = os.path.join(tmp, "skiffd.log")
@@ -542,9 +545,11 @@ def fd_exhaustion(skiffd):
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
 
-    proc = subprocess.Popen([skiffd, "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % port,
-                             "--override", "log.dirs=%s/logs" % tmp, "--override", "num.partitions=1"],
-                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT, preexec_fn=limit)
+    args = [skiffd, "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % port,
+            "--override", "log.dirs=%s/logs" % tmp, "--override", "num.partitions=1"]
+    if not derived_limit:  # reach the descriptor limit itself, not max.connections
+        args += ["--override", "max.connections=100000"]
+    proc = subprocess.Popen(args, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, preexec_fn=limit)
     socks = []
     try:
         for _ in range(100):
@@ -566,12 +571,26 @@ def fd_exhaustion(skiffd):
         c0, l0 = cpu_s(), os.path.getsize(log_path)
         time.sleep(3)
         c1, l1 = cpu_s(), os.path.getsize(log_path)
-        print("  fd exhaustion: %d connections, broker CPU %.2f s and log +%d bytes in 3 s" %
-              (len(socks), c1 - c0, l1 - l0), flush=True)
+        print("  fd exhaustion (%s): %d connections, broker CPU %.2f s and log +%d bytes in 3 s" %
+              ("max.connections derived" if derived_limit else "EMFILE", len(socks), c1 - c0, l1 - l0),
+              flush=True)
         if c1 - c0 > 0.5:
             fail("fd exhaustion: the broker spins (%.2f s CPU in 3 s)" % (c1 - c0))
         if l1 - l0 > 64 * 1024:
             fail("fd exhaustion: the broker floods its log (%d bytes in 3 s)" % (l1 - l0))
+        if derived_limit:
+            # The broker kept descriptors for files: on a connection it holds, a
+            # Metadata v0 request auto-creating a topic (new segment files) succeeds.
+            body = struct.pack(">ih", 1, 8) + b"fd-topic"
+            socks[0].sendall(frame(3, 0, 6, body))
+            socks[0].settimeout(5)
+            corr, data = read_response(socks[0])
+            if corr != 6 or b"fd-topic" not in data:
+                fail("fd exhaustion: no Metadata answer on a held connection")
+            if not os.path.isdir(os.path.join(tmp, "logs", "fd-topic-0")):
+                fail("fd exhaustion: the auto-created topic has no log directory")
+            if "event=max_connections value=384" not in open(log_path).read():
+                fail("fd exhaustion: max.connections was not derived from the limit 512")
         for s in socks:
             s.close()
         socks = []
@@ -603,7 +622,8 @@ def main():
     log_path = os.environ.get("BROKER_LOG")
     tmp = None
     if len(sys.argv) == 3 and sys.argv[1] == "--fd-exhaustion":
-        fd_exhaustion(sys.argv[2])
+        fd_exhaustion(sys.argv[2], False)
+        fd_exhaustion(sys.argv[2], True)
         print("bad_inputs: %s (%d failures)" % ("FAIL" if FAILS else "PASS", len(FAILS)), flush=True)
         sys.exit(1 if FAILS else 0)
     if len(sys.argv) == 3 and sys.argv[1] == "--skiffd":

@@ -85,6 +85,9 @@ typedef struct sk_server {
     sk_log_config_t log_defaults;
     sk_conn_t *conns;        /* owned list */
     int32_t conn_count;
+    int32_t max_conns;       /* max.connections, or derived from the open-file limit */
+    int64_t refused_logged_ms;  /* last connection_refused line (one per 10 s) */
+    int64_t refused_since_log;  /* connections refused since that line */
     uint64_t next_conn_id;
     sk_fetch_wait_t *fetch_waits; /* owned list of parked fetches */
     uint64_t notify_seq;     /* sk_fetch_notify rounds */

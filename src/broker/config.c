@@ -150,7 +150,7 @@ static const cfg_entry_t cfg_table[] = {
           "SO_RCVBUF; -1 = OS default."),
     E_INT("queued.max.requests", queued_max_requests, 1, I32MAX, "500", U,
           "Requests in flight per connection before reading pauses."),
-    E_INT("max.connections", max_connections, 0, I32MAX, "2147483647", U, "Connections accepted at once; more are refused."),
+    E_INT("max.connections", max_connections, 0, I32MAX, "2147483647", U, "Connections accepted at once; more are closed. Unset: 3/4 of the open-file limit."),
     E_LONG("connections.max.idle.ms", connections_max_idle_ms, -1, I64MAX, "600000", U,
            "Close connections idle this long; -1 = never."),
     E_INT("num.network.threads", num_network_threads, 1, I32MAX, "3", A, "Network threads (one event loop today)."),

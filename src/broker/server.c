@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,9 +93,16 @@ server_on_accept(struct ev_loop *loop, ev_io *w, int revents)
             }
             return;
         }
-        if (srv->cfg->max_connections > 0 && srv->conn_count >= srv->cfg->max_connections) {
+        if (srv->max_conns > 0 && srv->conn_count >= srv->max_conns) {
             close(fd);
-            SK_WARN("event=connection_refused reason=max.connections count=%d", srv->conn_count);
+            srv->refused_since_log++;
+            int64_t now = sk_mono_ms();
+            if (now - srv->refused_logged_ms >= 10000) { /* at most one line per 10 s */
+                SK_WARN("event=connection_refused reason=max.connections count=%d refused=%lld", srv->conn_count,
+                        (long long)srv->refused_since_log);
+                srv->refused_logged_ms = now;
+                srv->refused_since_log = 0;
+            }
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -156,6 +164,27 @@ server_log_defaults(const sk_config_t *cfg, sk_log_config_t *lc)
     lc->writeback_bytes = cfg->log_writeback_bytes;
 }
 
+/* max.connections as set, or when unset: the open-file limit is raised to its hard
+ * maximum and three quarters of it go to connections, so the segment files partitions
+ * open later still get descriptors. (Kafka's default is unlimited; running out of
+ * descriptors there fails file opens as well as accepts.) */
+static int32_t
+server_max_connections(const sk_config_t *cfg)
+{
+    if (sk_config_source(cfg, "max.connections") != SK_CONFIG_SRC_DEFAULT) return cfg->max_connections;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return cfg->max_connections;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 4 * 3 >= (rlim_t)INT32_MAX) return cfg->max_connections;
+    int32_t n = (int32_t)(rl.rlim_cur / 4 * 3);
+    if (n < 16) n = 16;
+    SK_INFO("event=max_connections value=%d open_file_limit=%llu", n, (unsigned long long)rl.rlim_cur);
+    return n;
+}
+
 int
 sk_server_new(const sk_config_t *cfg, sk_server_t **out)
 {
@@ -169,6 +198,7 @@ sk_server_new(const sk_config_t *cfg, sk_server_t **out)
     if (!srv->loop) goto fail;
     (void)sk_crc32c(0, "", 0); /* set up the CRC tables before anything else */
     server_log_defaults(cfg, &srv->log_defaults);
+    srv->max_conns = server_max_connections(cfg);
     const char *dir = cfg->log_dirs[0];
     if ((rc = sk_mkdir_p(dir)) != SK_OK) {
         SK_ERROR("event=data_dir_failed dir=%s errno=%d", dir, errno);
