@@ -175,6 +175,29 @@ def checkpoint_seeds():
     put("fuzz_checkpoint", "partmeta", b"\x02" + b"version: 0\ntopic_id: AAECAwQFBgcICQoLDA0ODw")
 
 
+def pstate_entry(pid, epoch, last_seq, last_offset, delta, ts, coord_epoch=-1, txn_first=-1):
+    return (k.i64(pid) + k.i16(epoch) + k.i32(last_seq) + k.i64(last_offset) + k.i32(delta) + k.i64(ts) +
+            k.i32(coord_epoch) + k.i64(txn_first))
+
+
+def pstate_snapshot(entries, version=1):
+    body = k.i32(len(entries)) + b"".join(entries)
+    return k.i16(version) + k.u32(k.crc32c(body)) + body
+
+
+def pstate_seeds():
+    """Producer-state snapshots: version i16, CRC-32C u32 of the rest, count i32, then
+    46-byte entries (docs/idempotence.md)."""
+    put("fuzz_pstate_snapshot", "empty", pstate_snapshot([]))
+    put("fuzz_pstate_snapshot", "two-producers", pstate_snapshot([
+        pstate_entry(1000, 0, 41, 9041, 4, 1700000000000),
+        pstate_entry(1001, 3, 2147483647, 77, 2, 1700000000500)]))
+    put("fuzz_pstate_snapshot", "no-batch-open-txn", pstate_snapshot([
+        pstate_entry(5, 1, -1, -1, 0, -1, 7, 120)]))
+    put("fuzz_pstate_snapshot", "bad-crc", pstate_snapshot([pstate_entry(9, 0, 0, 0, 0, 0)])[:2] + b"\0\0\0\0" +
+        pstate_snapshot([pstate_entry(9, 0, 0, 0, 0, 0)])[6:])
+
+
 def main():
     table = api_table()
     captures_seeds(table)
@@ -184,6 +207,7 @@ def main():
     segment_seeds()
     segment_open_seeds()
     checkpoint_seeds()
+    pstate_seeds()
     for d in sorted(os.listdir(OUT)):
         print("%-28s %d seeds" % (d, len(os.listdir(os.path.join(OUT, d)))))
 
