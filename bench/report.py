@@ -113,8 +113,10 @@ def cpu_per_gb(raw, broker, phases):
 
 
 def resource_metrics(raw, work, metrics):
-    peak, steady, cpu_p, cpu_c, cpu_t = {}, {}, {}, {}, {}
+    peak, steady, idle, cpu_p, cpu_c, cpu_t = {}, {}, {}, {}, {}, {}
     for b in BROKERS:
+        idle_kb = [r["rss_kb"] for r in raw if r["broker"] == b and r["phase"] == "idle" and r.get("rss_kb")]
+        idle[b] = stat([idle_kb[0] / 1024.0]) if idle_kb else None
         hwm = [r.get("hwm_kb") or 0 for r in raw if r["broker"] == b and "hwm_kb" in r]
         peak[b] = stat([max(hwm) / 1024.0]) if hwm else None
         samples = []
@@ -126,6 +128,7 @@ def resource_metrics(raw, work, metrics):
         cpu_p[b] = stat(cpu_per_gb(raw, b, ("produce",)))
         cpu_c[b] = stat(cpu_per_gb(raw, b, ("consume",)))
         cpu_t[b] = stat(cpu_per_gb(raw, b, ("produce", "consume")))
+    metrics.append(metric("broker RSS, idle (fresh start, no topics, after 5 s)", "MB", "lower", idle))
     metrics.append(metric("broker RSS, peak (VmHWM)", "MB", "lower", peak))
     metrics.append(metric("broker RSS, steady (median during the latency runs)", "MB",
                           "lower", steady))
@@ -324,8 +327,9 @@ METHOD = """\
   %(e2e_warmup_s)s s. Producer and consumer share CPU 1.
 - CPU: utime+stime of the broker process from /proc/<pid>/stat, the difference over
   each run, divided by the record payload bytes of that run (compressed runs move
-  fewer bytes on the wire). RSS: VmHWM (peak over the process's life, the larger of
-  the two passes) and the median of VmRSS sampled every 0.5 s during the latency runs.
+  fewer bytes on the wire). RSS: VmRSS of a fresh broker with no topics 5 s after it
+  first answered (idle), VmHWM (peak over the process's life, the larger of the two
+  passes) and the median of VmRSS sampled every 0.5 s during the latency runs.
 - Start-up: %(log_gb)s GB of 1 KiB records (no compression) written with acks=1, the
   broker stopped with SIGTERM, then started again on the same data while a probe
   client retries Metadata until every partition has a leader, then fetches one record

@@ -303,6 +303,10 @@ pass_latency_startup() {
     DATA="$WORK/data-$BROKER"
     rm -rf "$DATA"
     broker_start
+    # idle: a fresh broker with no topics, 5 s after it first answered
+    sleep 5
+    printf '{"broker":"%s","phase":"idle","rep":0,"rc":0,"rss_kb":%s,"hwm_kb":%s}\n' \
+        "$BROKER" "$(status_kb VmRSS)" "$(status_kb VmHWM)" >> "$RAW"
     # unmeasured: warms the JIT (Kafka) and the page cache the same way for both
     topic_new bench-e2e-warmup
     log "$BROKER e2e warm-up"
