@@ -189,6 +189,7 @@ sk_log_open(const sk_log_open_args_t *a, sk_log_t **out)
     rc = sk_log_load_segments(log, a->clean);
     if (rc != SK_OK) goto fail;
     log->recovery_point = SK_MIN(log->recovery_point, log->leo);
+    log->durable_offset = log->recovery_point;
     log->start_offset = log->segs[0]->base_offset;
     if (a->start_offset > log->start_offset) log->start_offset = SK_MIN(a->start_offset, log->leo);
     log->hw = a->hw >= 0 ? SK_MIN(SK_MAX(a->hw, log->start_offset), log->leo) : log->start_offset;
@@ -239,6 +240,7 @@ sk_log_flush(sk_log_t *log)
         log->dir_dirty = false;
     }
     log->recovery_point = log->leo;
+    log->durable_offset = log->leo;
     log->unflushed_records = 0;
     log->dirty_since_ms = -1;
     return SK_OK;
@@ -248,6 +250,7 @@ int
 sk_log_close(sk_log_t *log, bool flush)
 {
     int rc = SK_OK;
+    sk_log_flush_detach(log); /* a job in flight finishes without us; waiters fail */
     if (flush && !sk_log_offline(log)) rc = sk_log_flush(log);
     /* The state at the LEO, so that the next open replays nothing. */
     if (flush && rc == SK_OK && sk_log_producers_snapshot(log, true) != SK_OK) rc = SK_EIO;
@@ -410,6 +413,7 @@ sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, i
     if (info) {
         info->error_code = SK_KERR_NONE;
         info->duplicate = false;
+        info->flush_wait = false;
     }
     sk_pstate_check(&log->pstate, &h, &kerr, &dup);
     if (dup) return log_answer_duplicate(log, dup, info);
@@ -455,7 +459,13 @@ sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, i
         info->record_count = h.records_count;
     }
     log->unflushed_records += h.records_count > 0 ? h.records_count : 1;
-    if (log->unflushed_records >= log->cfg.flush_interval_messages) return sk_log_flush(log);
+    if (log->unflushed_records >= log->cfg.flush_interval_messages) {
+        /* flush.messages reached: with a flusher the fsync runs there and the caller
+         * holds the acknowledgement until it is done (sk_log_flush_wait). */
+        if (!log->flusher) return sk_log_flush(log);
+        if (info) info->flush_wait = true;
+        return sk_log_flush_request(log);
+    }
     return SK_OK;
 }
 

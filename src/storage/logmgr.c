@@ -4,7 +4,9 @@
  * data dir's three offset checkpoints, and keeps the clean-shutdown marker: written by
  * sk_logmgr_close only when every log was flushed and sealed, removed on open, so its
  * presence means the indexes and sizes on disk can be trusted.
- * Owns its logs (map key "<topic>-<partition>"). Runs on one thread.
+ * Owns its logs (map key "<topic>-<partition>"). Runs on one thread; fsyncs the flush
+ * policies ask for go to the attached flusher (flusher.c) and removed files to the
+ * attached trash thread (trash.c), both borrowed.
  * Format: docs/storage-format.md. */
 #include "storage_int.h"
 
@@ -13,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define TOPIC_NAME_MAX 249
@@ -25,6 +28,8 @@ struct sk_logmgr {
     sk_log_config_t defaults;
     sk_map_t logs;           /* "<topic>-<partition>" -> sk_log_t * (owned) */
     bool offline;            /* a write or fsync failed: every log refuses appends */
+    sk_flusher_t *flusher;   /* borrowed: runs the fsyncs (NULL: on this thread) */
+    sk_trash_t *trash;       /* borrowed: removes deleted files (NULL: at once) */
 };
 
 bool
@@ -175,6 +180,7 @@ mgr_open_log(sk_logmgr_t *mgr, const char *name, bool clean, sk_map_t idx[3])
         return SK_OK;
     }
     snprintf(path, sizeof(path), "%s/%s", mgr->dir, name);
+    sk_trash_sweep_dir(path); /* .deleted files a crash left behind */
     sk_log_open_args_t a = {
         .dir = path,
         .topic = topic,
@@ -191,6 +197,8 @@ mgr_open_log(sk_logmgr_t *mgr, const char *name, bool clean, sk_map_t idx[3])
         return rc;
     }
     log->dir_offline = &mgr->offline;
+    log->flusher = mgr->flusher;
+    log->trash = mgr->trash;
     rc = sk_map_put(&mgr->logs, name, strlen(name), log);
     if (rc != SK_OK) sk_log_close(log, false);
     return rc;
@@ -312,6 +320,8 @@ sk_logmgr_close(sk_logmgr_t *mgr)
     bool ok = true;
 
     if (!mgr) return;
+    /* Jobs in flight finish first (a directory fsync may be among them). */
+    sk_flusher_drain(mgr->flusher);
     for (size_t i = 0; sk_map_next(&mgr->logs, &i, &e);) {
         sk_log_t *log = e->value;
         if (sk_log_offline(log) || sk_log_flush(log) != SK_OK) ok = false;
@@ -360,6 +370,8 @@ sk_logmgr_create(sk_logmgr_t *mgr, const char *topic, int32_t partition, const s
     rc = sk_log_create_new(path, topic, partition, topic_id, cfg ? cfg : &mgr->defaults, &log);
     if (rc != SK_OK) return rc;
     log->dir_offline = &mgr->offline;
+    log->flusher = mgr->flusher;
+    log->trash = mgr->trash;
     rc = sk_fsync_dir(mgr->dir);
     if (rc == SK_OK) rc = sk_map_put(&mgr->logs, key, (size_t)n, log);
     if (rc != SK_OK) {
@@ -390,9 +402,9 @@ sk_logmgr_delete(sk_logmgr_t *mgr, const char *topic, int32_t partition)
         SK_ERROR("event=delete_rename_failed dir=%s errno=%d", from, errno);
         return SK_EIO;
     }
-    /* Once renamed the log is gone; a failure here leaves a -delete dir that the next
-     * open removes. */
-    if (remove_dir_files(to) != SK_OK) SK_WARN("event=delete_incomplete dir=%s", to);
+    /* Once renamed the log is gone; the files go on the trash thread. A failure there
+     * leaves a -delete dir that the next open removes. */
+    sk_trash_dir(mgr->trash, to);
     return SK_OK;
 }
 
@@ -413,9 +425,42 @@ sk_logmgr_flush_due(sk_logmgr_t *mgr, int64_t now_ms)
         if (sk_log_offline(log) || log->unflushed_records == 0 || log->cfg.flush_interval_ms == INT64_MAX) continue;
         if (log->dirty_since_ms < 0) log->dirty_since_ms = now_ms;
         if (now_ms - log->dirty_since_ms >= log->cfg.flush_interval_ms) {
-            int r = sk_log_flush(log);
+            int r = sk_log_flush_request(log); /* on the flusher when there is one */
             if (r != SK_OK) rc = r;
         }
     }
     return rc;
+}
+
+static void
+mgr_attach(void *ctx, sk_log_t *log)
+{
+    const sk_logmgr_t *mgr = ctx;
+    log->flusher = mgr->flusher;
+    log->trash = mgr->trash;
+}
+
+void
+sk_logmgr_set_flusher(sk_logmgr_t *mgr, sk_flusher_t *f)
+{
+    if (mgr->flusher && mgr->flusher != f) sk_flusher_drain(mgr->flusher);
+    mgr->flusher = f;
+    sk_logmgr_foreach(mgr, mgr_attach, mgr);
+}
+
+void
+sk_logmgr_set_trash(sk_logmgr_t *mgr, sk_trash_t *t)
+{
+    mgr->trash = t;
+    sk_logmgr_foreach(mgr, mgr_attach, mgr);
+}
+
+int
+sk_logmgr_disk_space(const sk_logmgr_t *mgr, int64_t *total_bytes, int64_t *usable_bytes)
+{
+    struct statvfs st;
+    if (statvfs(mgr->dir, &st) != 0) return SK_EIO;
+    *total_bytes = (int64_t)st.f_blocks * (int64_t)st.f_frsize;
+    *usable_bytes = (int64_t)st.f_bavail * (int64_t)st.f_frsize;
+    return SK_OK;
 }

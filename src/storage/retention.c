@@ -3,8 +3,9 @@
  * the oldest while the log is larger than retention.bytes. DeleteRecords moves the log
  * start offset forward (never past the high watermark) and removes the segments that
  * lie entirely below it. The active segment is never removed, so unflushed data is
- * never touched. Segment files are unlinked here; a fetch still sending from one keeps
- * its fd (sk_fref_t) until it is done. Invariant kept: start_offset lies inside the
+ * never touched. Segment files are renamed to .deleted here and unlinked on the trash
+ * thread (trash.c); a fetch still sending from one keeps its fd (sk_fref_t) until it
+ * is done. Invariant kept: start_offset lies inside the
  * first remaining segment (or equals the LEO). */
 #include "storage_int.h"
 
@@ -20,7 +21,7 @@ log_drop_front(sk_log_t *log, int32_t count)
         sk_seg_t *seg = log->segs[i];
         int64_t base = seg->base_offset;
         sk_seg_free(seg);
-        if (sk_seg_unlink(log->dir, base) != SK_OK && rc == SK_OK) rc = SK_EIO;
+        if (sk_log_seg_unlink(log, base) != SK_OK && rc == SK_OK) rc = SK_EIO;
     }
     memmove(log->segs, log->segs + count, (size_t)(log->seg_count - count) * sizeof(*log->segs));
     log->seg_count -= count;

@@ -42,6 +42,9 @@ typedef struct sk_append_info {
     int32_t record_count;
     int16_t error_code;       /* Kafka error when the producer check refused the batch */
     bool duplicate;           /* retry of a retained batch: offsets are the original ones */
+    bool flush_wait;          /* flush.messages was reached by this append and the fsync
+                               * covering it runs on the flusher: an acknowledgement must
+                               * wait for it (sk_log_flush_wait up to last_offset + 1) */
 } sk_append_info_t;
 
 /* Batches of one idempotent producer remembered per partition for duplicate detection
@@ -79,8 +82,53 @@ void sk_logmgr_foreach(sk_logmgr_t *mgr, sk_log_visit_cb cb, void *ctx);
  * appends (KAFKA_STORAGE_ERROR) until a restart recovers the dir; fsync is never
  * retried. */
 bool sk_logmgr_offline(const sk_logmgr_t *mgr);
-/* Flush logs whose flush.ms / flush.messages is due; call from a periodic timer. */
+/* Flush logs whose flush.ms / flush.messages is due; call from a periodic timer. With a
+ * flusher attached the fsyncs are only requested here and run on its thread. */
 int sk_logmgr_flush_due(sk_logmgr_t *mgr, int64_t now_ms);
+
+/* ---- group-commit flusher (flusher.c): fsync off the loop thread ----
+ * Attached to a log manager, it takes over every flush the flush policies ask for; a
+ * caller that must not answer before data is durable parks an sk_flush_waiter_t. The
+ * wake callback runs on the flusher thread when results are ready (the broker sends an
+ * ev_async); the loop thread then calls sk_flusher_poll, which completes waiters. */
+typedef struct sk_flusher sk_flusher_t;
+typedef struct sk_flush_waiter sk_flush_waiter_t;
+typedef void (*sk_flush_done_fn)(sk_flush_waiter_t *w, int rc); /* rc SK_OK or SK_EIO */
+typedef void (*sk_flusher_wake_fn)(void *ctx);
+struct sk_flush_waiter {          /* embedded in the caller's object */
+    sk_flush_waiter_t *prev, *next; /* the log's list while queued */
+    sk_log_t *log;                  /* borrowed while queued; NULL once completed */
+    int64_t offset;                 /* done once everything below it is durable */
+    sk_flush_done_fn done;
+    void *ctx;                      /* the caller's */
+};
+typedef struct sk_flusher_stats {
+    int64_t fsync_calls;  /* fsync/fdatasync calls made */
+    int64_t batches;      /* rounds of the worker (each takes every queued job) */
+    int64_t jobs;         /* per-log jobs run */
+} sk_flusher_stats_t;
+/* threaded false: no thread; sk_flusher_work runs queued jobs (tests). */
+int sk_flusher_new(bool threaded, sk_flusher_wake_fn wake, void *wake_ctx, sk_flusher_t **out);
+/* Finish queued jobs and free. Logs still open get their results first. */
+void sk_flusher_free(sk_flusher_t *f);
+int32_t sk_flusher_poll(sk_flusher_t *f);  /* loop thread: apply finished jobs; count */
+int32_t sk_flusher_work(sk_flusher_t *f);  /* unthreaded only: run queued jobs now */
+void sk_flusher_drain(sk_flusher_t *f);    /* block until no job is in flight */
+void sk_flusher_stats(sk_flusher_t *f, sk_flusher_stats_t *out);
+/* Route this manager's flushes through f (NULL: flush on the calling thread). Drained
+ * by sk_logmgr_close before the final flush. */
+void sk_logmgr_set_flusher(sk_logmgr_t *mgr, sk_flusher_t *f);
+/* Segment and directory deletion on a background thread (trash.c): removed segments
+ * are renamed to <name>.deleted on the loop thread, unlinked there later. */
+typedef struct sk_trash sk_trash_t;
+int sk_trash_new(bool threaded, sk_trash_t **out);
+void sk_trash_free(sk_trash_t *t);            /* finishes what is queued */
+int32_t sk_trash_work(sk_trash_t *t);         /* unthreaded only: remove queued now */
+void sk_trash_drain(sk_trash_t *t);           /* block until the queue is empty */
+int64_t sk_trash_removed(sk_trash_t *t);      /* files and directories removed so far */
+void sk_logmgr_set_trash(sk_logmgr_t *mgr, sk_trash_t *t);
+/* Bytes the file system holding the data dir has in all and free for us (statvfs). */
+int sk_logmgr_disk_space(const sk_logmgr_t *mgr, int64_t *total_bytes, int64_t *usable_bytes);
 
 /* ---- one partition log ---- */
 const char *sk_log_topic(const sk_log_t *log);
@@ -122,6 +170,15 @@ int sk_log_offset_for_time(sk_log_t *log, int64_t ts, int64_t *offset, int64_t *
 /* Offset and timestamp of the first record with the largest timestamp (ListOffsets -3). */
 int sk_log_max_timestamp(sk_log_t *log, int64_t *offset, int64_t *ts);
 int sk_log_flush(sk_log_t *log); /* fsync the active segment and indexes */
+/* Everything below this offset is known fsynced. */
+int64_t sk_log_durable_offset(const sk_log_t *log);
+/* Ask for a flush up to the LEO: on the flusher when one is attached, else now. */
+int sk_log_flush_request(sk_log_t *log);
+/* Park w until everything below offset is durable: SK_AGAIN when parked (done is then
+ * called once from sk_flusher_poll, or with SK_EIO when the log fails or closes),
+ * SK_OK when it already is (done is not called), SK_EIO when the log is offline. */
+int sk_log_flush_wait(sk_log_t *log, int64_t offset, sk_flush_waiter_t *w, sk_flush_done_fn done, void *ctx);
+void sk_log_flush_cancel(sk_flush_waiter_t *w); /* unpark without calling done */
 /* Idempotent producer state of the log: epoch and last sequence of producer_id
  * (SK_ENOENT when unknown; last_seq -1 when no batch is retained). */
 int sk_log_producer_get(const sk_log_t *log, int64_t producer_id, int16_t *epoch, int32_t *last_seq);

@@ -238,6 +238,13 @@ struct sk_log {
     bool *dir_offline;        /* borrowed: the log manager's flag (NULL outside one): a
                                * failed fsync anywhere takes the whole data dir offline */
     sk_pstate_t pstate;       /* owned: idempotent producer state */
+    /* flusher.c: fsync on the flusher thread */
+    sk_flusher_t *flusher;    /* borrowed: the manager's (NULL: flush synchronously) */
+    struct flush_job *flush_job; /* the log's job in flight (owned by the flusher) or NULL */
+    bool flush_again;         /* a flush was asked for while the job ran */
+    int64_t durable_offset;   /* everything below is fsynced */
+    sk_flush_waiter_t *waiters, *waiters_tail; /* borrowed: parked callers, by offset */
+    sk_trash_t *trash;        /* borrowed: the manager's (NULL: unlink at once) */
 };
 
 /* Open a partition directory. ckpt_* are the data dir's checkpoint values (-1 absent). */
@@ -258,6 +265,18 @@ int sk_log_create_new(const char *dir, const char *topic, int32_t partition, con
 int sk_log_close(sk_log_t *log, bool flush);
 sk_seg_t *sk_log_seg_for(const sk_log_t *log, int64_t offset); /* floor segment or NULL */
 int sk_log_seg_push(sk_log_t *log, sk_seg_t *seg);
+typedef struct flush_job flush_job_t;
+/* flusher.c: the log is closing: its job finishes without it, its waiters fail. */
+void sk_log_flush_detach(sk_log_t *log);
+/* trash.c: remove a segment's files the way the log is set up to: renamed to .deleted
+ * and unlinked on the trash thread, or unlinked at once (no trash attached). Use it
+ * for segments of a live log (retention, DeleteRecords, the cleaner's swap). */
+int sk_log_seg_unlink(sk_log_t *log, int64_t base_offset);
+/* trash.c: hand a renamed directory (a deleted partition) to the trash thread, or
+ * remove it at once when t is NULL. */
+int sk_trash_dir(sk_trash_t *t, const char *path);
+/* Remove <name>.deleted files left in a partition directory by a crash. */
+void sk_trash_sweep_dir(const char *dir);
 
 /* recovery.c: load segments of a log directory, recovering after an unclean stop. */
 int sk_log_load_segments(sk_log_t *log, bool clean);
