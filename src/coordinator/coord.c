@@ -97,6 +97,7 @@ sk_coord_free(sk_coord_t *c)
     for (size_t i = 0; sk_map_next(&c->groups, &i, &e);) grp_fail_waiters(e->value, SK_KERR_COORDINATOR_NOT_AVAILABLE);
     for (size_t i = 0; sk_map_next(&c->groups, &i, &e);) group_free(e->value);
     sk_map_deinit(&c->groups);
+    off_txn_clear(c);
     free(c);
 }
 

@@ -222,4 +222,134 @@ int sk_off_list(sk_coord_t *c, sk_str_t group_id, sk_arena_t *arena, sk_off_view
  * (only topic/partition are read). */
 int16_t sk_off_delete(sk_coord_t *c, sk_str_t group_id, sk_off_entry_t *entries, int32_t count);
 
+/* ---- transaction coordinator (txn.c, txn_log.c; docs/transactions.md) ----
+ * One sk_txn_coord_t per broker, on the loop thread, beside the group coordinator. A
+ * transactional id moves through Kafka's states (sk_txn_state_t; the numbers are the
+ * TransactionStatus stored in __transaction_state). Every change is persisted before it
+ * is acknowledged; EndTxn writes PrepareCommit/PrepareAbort, then a marker to every
+ * partition of the transaction (through the marker hook), then the Complete state.
+ * Markers that fail are retried from sk_txn_coord_tick; until they are all written the
+ * id answers CONCURRENT_TRANSACTIONS. Time comes from the injected clock. */
+#define SK_TXN_STATE_TOPIC "__transaction_state"
+enum {
+    SK_KERR_TXN_COORDINATOR_FENCED = 52,
+    SK_KERR_TXN_OPERATION_NOT_ATTEMPTED = 55,
+    SK_KERR_TXN_TRANSACTIONAL_ID_NOT_FOUND = 105,
+};
+
+typedef enum {
+    SK_TXN_EMPTY = 0,
+    SK_TXN_ONGOING = 1,
+    SK_TXN_PREPARE_COMMIT = 2,
+    SK_TXN_PREPARE_ABORT = 3,
+    SK_TXN_COMPLETE_COMMIT = 4,
+    SK_TXN_COMPLETE_ABORT = 5,
+    SK_TXN_DEAD = 6,
+    SK_TXN_PREPARE_EPOCH_FENCE = 7,
+} sk_txn_state_t;
+const char *sk_txn_state_name(sk_txn_state_t s); /* Kafka's names: "Ongoing", ... */
+
+typedef struct sk_txn_coord sk_txn_coord_t;
+
+/* What the coordinator needs from the broker. pid_next hands out a producer id that is
+ * never repeated (shared with idempotent producers). marker appends a COMMIT or ABORT
+ * control batch to one partition: SK_OK when written, SK_ENOENT when the partition no
+ * longer exists (skipped), anything else: retried later. */
+typedef struct sk_txn_hooks {
+    int (*pid_next)(void *ctx, int64_t *id);
+    int (*marker)(void *ctx, const char *topic, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                  bool commit, int32_t coordinator_epoch);
+    void *ctx;
+} sk_txn_hooks_t;
+
+typedef struct sk_txn_options {
+    int32_t state_partitions;          /* transaction.state.log.num.partitions */
+    int32_t max_timeout_ms;            /* transaction.max.timeout.ms */
+    int64_t abort_check_interval_ms;   /* transaction.abort.timed.out.transaction.cleanup.interval.ms */
+    sk_coord_clock_t clock;
+    const sk_coord_store_t *store;     /* __transaction_state; NULL: memory only */
+    sk_txn_hooks_t hooks;
+    sk_coord_t *groups;                /* borrowed: pending TxnOffsetCommit offsets; may be NULL */
+} sk_txn_options_t;
+void sk_txn_options_defaults(sk_txn_options_t *o);
+
+int sk_txn_coord_new(const sk_txn_options_t *opt, sk_txn_coord_t **out);
+void sk_txn_coord_free(sk_txn_coord_t *t);
+/* Replay __transaction_state, then finish every transaction found in PrepareCommit or
+ * PrepareAbort (markers, then the Complete state). */
+int sk_txn_coord_load(sk_txn_coord_t *t);
+/* Abort transactions past their timeout (epoch bumped: the producer is fenced) and
+ * retry markers that failed. Call often. */
+void sk_txn_coord_tick(sk_txn_coord_t *t);
+void sk_txn_coord_verify(const sk_txn_coord_t *t);
+int32_t sk_txn_partition_for(const sk_txn_coord_t *t, sk_str_t transactional_id);
+
+/* InitProducerId with a transactional id. expected_* are the v3+ fields (-1: none).
+ * A new id gets a fresh producer id at epoch 0; a known one gets its epoch bumped (an
+ * ongoing transaction is aborted first), which fences the older instance. */
+typedef struct sk_txn_init_result {
+    int16_t error_code;
+    int64_t producer_id;
+    int16_t producer_epoch;
+} sk_txn_init_result_t;
+void sk_txn_init_producer(sk_txn_coord_t *t, sk_str_t transactional_id, int32_t timeout_ms,
+                          int64_t expected_producer_id, int16_t expected_producer_epoch, sk_txn_init_result_t *res);
+
+typedef struct sk_txn_tp {
+    sk_str_t topic;
+    int32_t partition;
+    int16_t error_code;  /* in: NONE, or the caller's refusal (kept); out: the answer */
+} sk_txn_tp_t;
+/* AddPartitionsToTxn (verify_only: check that each is in the ongoing transaction).
+ * Returns the transaction-level error; per-partition errors go into tps. */
+int16_t sk_txn_add_partitions(sk_txn_coord_t *t, sk_str_t transactional_id, int64_t producer_id,
+                              int16_t producer_epoch, sk_txn_tp_t *tps, int32_t count, bool verify_only);
+/* AddOffsetsToTxn: adds the group's __consumer_offsets partition. */
+int16_t sk_txn_add_offsets(sk_txn_coord_t *t, sk_str_t transactional_id, int64_t producer_id, int16_t producer_epoch,
+                           sk_str_t group_id);
+/* EndTxn. The answer is given once the Prepare state is durable and the markers are
+ * written (they are local appends). */
+int16_t sk_txn_end(sk_txn_coord_t *t, sk_str_t transactional_id, int64_t producer_id, int16_t producer_epoch,
+                   bool commit);
+/* KIP-890 part 1: may this transactional batch go to topic/partition? NONE when the
+ * partition is in the ongoing transaction of exactly this producer id and epoch. */
+int16_t sk_txn_produce_check(const sk_txn_coord_t *t, sk_str_t transactional_id, int64_t producer_id,
+                             int16_t producer_epoch, const char *topic, size_t topic_len, int32_t partition);
+/* TxnOffsetCommit's check: the group's offsets partition is in the ongoing transaction. */
+int16_t sk_txn_offsets_check(const sk_txn_coord_t *t, sk_str_t transactional_id, int64_t producer_id,
+                             int16_t producer_epoch, sk_str_t group_id);
+
+/* ---- admin views (copied into the caller's arena) ---- */
+typedef struct sk_txn_desc {
+    int16_t error_code;          /* TRANSACTIONAL_ID_NOT_FOUND when unknown */
+    const char *state;
+    int32_t timeout_ms;
+    int64_t start_wall_ms;       /* -1 unless a transaction is open */
+    int64_t producer_id;
+    int16_t producer_epoch;
+    sk_txn_tp_t *partitions;     /* topic strings in the arena */
+    int32_t partition_count;
+} sk_txn_desc_t;
+int sk_txn_describe(sk_txn_coord_t *t, sk_str_t transactional_id, sk_arena_t *arena, sk_txn_desc_t *out);
+
+typedef struct sk_txn_listed {
+    const char *transactional_id;
+    int64_t producer_id;
+    const char *state;
+} sk_txn_listed_t;
+/* Filters: states by name (none: all), producer ids (none: all), duration_ms (-1: all;
+ * else only transactions open longer). Sorted by transactional id. */
+int sk_txn_list(sk_txn_coord_t *t, const sk_str_t *states, int32_t state_count, const int64_t *pids,
+                int32_t pid_count, int64_t duration_ms, sk_arena_t *arena, sk_txn_listed_t **out, int32_t *count);
+
+/* ---- transactional offset commits (offsets.c) ----
+ * TxnOffsetCommit: validate the group like a commit, then write the offsets to
+ * __consumer_offsets as a transactional batch of producer_id/epoch and keep them pending:
+ * invisible to OffsetFetch until the commit marker, dropped on abort. */
+int sk_off_txn_commit(sk_coord_t *c, int64_t producer_id, int16_t producer_epoch, const sk_off_commit_args_t *a,
+                      sk_off_entry_t *entries, int32_t count);
+/* A marker of producer_id was written to __consumer_offsets partition `partition`:
+ * apply (commit) or drop (abort) its pending offsets there. */
+void sk_off_txn_complete(sk_coord_t *c, int64_t producer_id, int32_t partition, bool commit);
+
 #endif

@@ -90,7 +90,17 @@ struct sk_coord {
     sk_map_t groups;           /* group id -> sk_grp_t* (owned) */
     int64_t next_retention_check_ms;
     uint64_t member_seq;       /* uniquifies generated member ids */
+    struct off_txn_pending *txn_pending; /* owned list: TxnOffsetCommit offsets awaiting their marker */
 };
+
+/* One transactional offset commit waiting for its producer's marker (offsets.c). */
+typedef struct off_txn_pending {
+    struct off_txn_pending *next;
+    int64_t producer_id;
+    int32_t log_partition;     /* __consumer_offsets partition (the group's) */
+    char *group_id;            /* owned */
+    sk_coord_offset_t off;     /* topic, metadata owned */
+} off_txn_pending_t;
 
 /* ---- coord.c ---- */
 int64_t coord_now(const sk_coord_t *c);
@@ -120,6 +130,11 @@ int off_put(sk_grp_t *g, const char *topic, size_t topic_len, int32_t partition,
 void off_del(sk_grp_t *g, const char *topic, size_t topic_len, int32_t partition);
 void off_clear(sk_grp_t *g);
 void off_expire(sk_coord_t *c, int64_t wall_now);
+/* Keep a transactional offset of producer_id until its marker (copies everything). */
+int off_txn_pending_add(sk_coord_t *c, int64_t producer_id, const char *group, size_t group_len, int32_t log_partition,
+                        const char *topic, size_t topic_len, int32_t partition, int64_t offset, int32_t leader_epoch,
+                        const char *metadata, size_t metadata_len, int64_t commit_ms);
+void off_txn_clear(sk_coord_t *c); /* drop every pending one (sk_coord_free) */
 
 /* ---- records.c: Kafka's __consumer_offsets schemas ---- */
 /* Key bytes of an offset commit (key version 1) or group metadata (key version 2). */
@@ -136,9 +151,56 @@ typedef struct rec_kv {
     bool tombstone;
 } rec_kv_t;
 int rec_append(sk_coord_t *c, int32_t partition, rec_kv_t *kvs, int32_t count);
+/* The same with the batch's producer fields and attributes (transactional commits). */
+int rec_append_spec(sk_coord_t *c, int32_t partition, rec_kv_t *kvs, int32_t count, const sk_batch_spec_t *spec);
 /* Persist the group's metadata (or a tombstone when it is gone). */
 int rec_store_group(sk_coord_t *c, sk_grp_t *g, bool tombstone);
 /* Replay one partition. */
 int rec_load_partition(sk_coord_t *c, sk_log_t *log);
+
+/* ---- txn.c, txn_log.c: the transaction coordinator ----
+ * Invariants (sk_txn_coord_verify): Ongoing and Prepare* transactions have a start time
+ * and at least one partition; Empty and Complete* ones have no partitions; the epoch of a
+ * live id is >= 0; marker_done is set only while Prepare*; every id maps to its
+ * __transaction_state partition. */
+typedef struct txn_part {
+    char *topic;               /* owned */
+    int32_t partition;
+    bool marker_done;          /* Prepare*: this partition has its marker */
+} txn_part_t;
+
+typedef struct txn_meta {
+    char *txn_id;              /* owned */
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int64_t prev_producer_id;  /* before the last id rollover; -1 none */
+    int16_t last_epoch;        /* epoch before the last bump; -1 none */
+    int32_t timeout_ms;
+    sk_txn_state_t state;
+    txn_part_t *parts;         /* owned array */
+    int32_t part_count;
+    int32_t part_cap;
+    int64_t start_wall_ms;     /* -1 unless Ongoing/Prepare* */
+    int64_t update_wall_ms;
+    int32_t log_partition;     /* __transaction_state partition */
+} txn_meta_t;
+
+struct sk_txn_coord {
+    sk_txn_options_t opt;
+    sk_coord_store_t store;    /* copy; append NULL = memory only */
+    sk_map_t txns;             /* transactional id -> txn_meta_t* (owned) */
+    int64_t next_abort_check_ms;
+};
+
+txn_meta_t *txn_meta_get(const sk_txn_coord_t *t, sk_str_t id);
+txn_meta_t *txn_meta_add(sk_txn_coord_t *t, const char *id, size_t len);
+void txn_meta_remove(sk_txn_coord_t *t, txn_meta_t *m);
+int txn_part_add(txn_meta_t *m, const char *topic, size_t topic_len, int32_t partition);
+void txn_parts_clear(txn_meta_t *m);
+int64_t txn_wall(const sk_txn_coord_t *t);
+/* Persist m as it is now (TransactionLogValue v0; Empty and Complete states carry no partitions). */
+int txn_log_store(sk_txn_coord_t *t, const txn_meta_t *m);
+/* Replay one __transaction_state partition into t. */
+int txn_log_load_partition(sk_txn_coord_t *t, sk_log_t *log);
 
 #endif

@@ -370,3 +370,172 @@ off_expire(sk_coord_t *c, int64_t wall_now)
     }
     free(gone);
 }
+
+/* ---- transactional offset commits (TxnOffsetCommit) ----
+ * Pending offsets live in one coordinator-wide list, in commit order, until the
+ * producer's marker reaches the group's __consumer_offsets partition: a COMMIT applies
+ * them in that order (a later commit of the same partition wins), an ABORT drops them.
+ * The batch written for them is transactional (producer id and epoch, sequence numbers
+ * continuing the producer's state in that partition), so the log itself says which
+ * offsets a replay may apply (records.c). */
+
+int
+off_txn_pending_add(sk_coord_t *c, int64_t producer_id, const char *group, size_t group_len, int32_t log_partition,
+                    const char *topic, size_t topic_len, int32_t partition, int64_t offset, int32_t leader_epoch,
+                    const char *metadata, size_t metadata_len, int64_t commit_ms)
+{
+    off_txn_pending_t *p = calloc(1, sizeof(*p)), **pp;
+    if (!p) return SK_ENOMEM;
+    p->producer_id = producer_id;
+    p->log_partition = log_partition;
+    p->group_id = coord_strdup((sk_str_t){group, (int32_t)group_len});
+    p->off = (sk_coord_offset_t){coord_strdup((sk_str_t){topic, (int32_t)topic_len}), partition, offset, leader_epoch,
+                                 coord_strdup((sk_str_t){metadata, (int32_t)metadata_len}), commit_ms, -1};
+    if (!p->group_id || !p->off.topic || !p->off.metadata) {
+        free(p->group_id);
+        free(p->off.topic);
+        free(p->off.metadata);
+        free(p);
+        return SK_ENOMEM;
+    }
+    for (pp = &c->txn_pending; *pp; pp = &(*pp)->next) {}
+    *pp = p;
+    return SK_OK;
+}
+
+static void
+txn_pending_free(off_txn_pending_t *p)
+{
+    free(p->group_id);
+    free(p->off.topic);
+    free(p->off.metadata);
+    free(p);
+}
+
+void
+off_txn_clear(sk_coord_t *c)
+{
+    while (c->txn_pending) {
+        off_txn_pending_t *p = c->txn_pending;
+        c->txn_pending = p->next;
+        txn_pending_free(p);
+    }
+}
+
+void
+sk_off_txn_complete(sk_coord_t *c, int64_t producer_id, int32_t partition, bool commit)
+{
+    off_txn_pending_t **pp = &c->txn_pending;
+    int32_t applied = 0;
+
+    while (*pp) {
+        off_txn_pending_t *p = *pp;
+        if (p->producer_id != producer_id || p->log_partition != partition) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        if (commit) {
+            sk_str_t gid = sk_str_c(p->group_id);
+            sk_grp_t *g = coord_group_get(c, gid);
+            if (!g) g = coord_group_add(c, p->group_id, strlen(p->group_id));
+            if (!g || off_put(g, p->off.topic, strlen(p->off.topic), p->off.partition, p->off.offset,
+                              p->off.leader_epoch, p->off.metadata, strlen(p->off.metadata), p->off.commit_wall_ms,
+                              -1) != SK_OK)
+                SK_WARN("event=txn_offset_apply_failed group=%s producer_id=%lld", p->group_id, (long long)producer_id);
+            else applied++;
+        }
+        txn_pending_free(p);
+    }
+    if (applied)
+        SK_DEBUG(REQ, "event=txn_offsets_committed producer_id=%lld partition=%d offsets=%d", (long long)producer_id,
+                 partition, applied);
+}
+
+/* The next sequence of producer_id in the group's partition (0 when it starts there or
+ * comes with a newer epoch); SK_EINVAL when the log knows a newer epoch (fenced). */
+static int
+txn_next_sequence(sk_coord_t *c, int32_t partition, int64_t producer_id, int16_t producer_epoch, int32_t *seq)
+{
+    sk_log_t *log = c->store.log ? c->store.log(c->store.ctx, partition) : NULL;
+    int16_t epoch;
+    int32_t last;
+
+    *seq = 0;
+    if (!log || sk_log_producer_get(log, producer_id, &epoch, &last) != SK_OK) return SK_OK;
+    if (epoch > producer_epoch) return SK_EINVAL;
+    if (epoch == producer_epoch) *seq = last < 0 ? 0 : (last == INT32_MAX ? 0 : last + 1);
+    return SK_OK;
+}
+
+/* Write the accepted entries as one transactional batch, then hold them pending. */
+static int
+txn_commit_store(sk_coord_t *c, sk_grp_t *g, int64_t producer_id, int16_t producer_epoch, sk_off_entry_t *entries,
+                 int32_t count)
+{
+    rec_kv_t *kvs = calloc((size_t)SK_MAX(count, 1), sizeof(*kvs));
+    int64_t now = coord_wall(c);
+    sk_batch_spec_t spec = {SK_CODEC_NONE, SK_ATTR_TRANSACTIONAL, producer_id, producer_epoch, 0, 0};
+    int32_t n = 0;
+    int rc = SK_OK;
+
+    if (!kvs) return SK_ENOMEM;
+    for (int32_t i = 0; i < count && rc == SK_OK; i++) {
+        sk_off_entry_t *e = &entries[i];
+        if (e->error_code != SK_KERR_NONE) continue;
+        char *topic = coord_strdup(e->topic), *md = coord_strdup(e->metadata);
+        sk_coord_offset_t o = {topic, e->partition, e->offset, e->leader_epoch, md, now, -1};
+        sk_wr_init(&kvs[n].key, 0);
+        sk_wr_init(&kvs[n].value, 0);
+        rc = topic && md ? rec_offset_key(&kvs[n].key, g->group_id, topic, e->partition) : SK_ENOMEM;
+        if (rc == SK_OK) rc = rec_offset_value(&kvs[n].value, &o);
+        n++;
+        free(topic);
+        free(md);
+    }
+    if (rc == SK_OK && n > 0) rc = txn_next_sequence(c, g->partition, producer_id, producer_epoch, &spec.base_sequence);
+    if (rc == SK_OK && n > 0) rc = rec_append_spec(c, g->partition, kvs, n, &spec);
+    for (int32_t i = 0; i < count && rc == SK_OK; i++) {
+        sk_off_entry_t *e = &entries[i];
+        if (e->error_code != SK_KERR_NONE) continue;
+        if (off_txn_pending_add(c, producer_id, g->group_id, strlen(g->group_id), g->partition, e->topic.ptr,
+                                (size_t)SK_MAX(e->topic.len, 0), e->partition, e->offset, e->leader_epoch,
+                                e->metadata.ptr ? e->metadata.ptr : "", (size_t)SK_MAX(e->metadata.len, 0),
+                                now) != SK_OK)
+            e->error_code = SK_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        sk_wr_deinit(&kvs[i].key);
+        sk_wr_deinit(&kvs[i].value);
+    }
+    free(kvs);
+    return rc;
+}
+
+int
+sk_off_txn_commit(sk_coord_t *c, int64_t producer_id, int16_t producer_epoch, const sk_off_commit_args_t *a,
+                  sk_off_entry_t *entries, int32_t count)
+{
+    sk_grp_t *g;
+    int16_t err = commit_check(c, a, &g);
+    int rc;
+
+    for (int32_t i = 0; i < count; i++) {
+        sk_off_entry_t *e = &entries[i];
+        if (e->error_code != SK_KERR_NONE) continue;
+        e->error_code = err;
+        if (err != SK_KERR_NONE) continue;
+        if (e->metadata.len > SK_COORD_METADATA_MAX_BYTES) e->error_code = SK_KERR_OFFSET_METADATA_TOO_LARGE;
+        else if (e->topic.len <= 0 || e->topic.len > 255 || e->partition < 0)
+            e->error_code = SK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (err != SK_KERR_NONE) return SK_OK;
+    rc = txn_commit_store(c, g, producer_id, producer_epoch, entries, count);
+    if (rc == SK_EINVAL) {
+        commit_fail_all(entries, count, SK_KERR_PRODUCER_FENCED);
+    } else if (rc != SK_OK) {
+        SK_WARN("event=txn_offset_commit_failed group=%s rc=%s", g->group_id, sk_strerror(rc));
+        commit_fail_all(entries, count, SK_KERR_COORDINATOR_NOT_AVAILABLE);
+    }
+    return SK_OK;
+}

@@ -17,7 +17,8 @@
  *   a null value is a tombstone (offset deleted or expired, group deleted).
  *
  * Loading replays a partition from its log start: later records win, tombstones
- * delete. Records we cannot parse (other key types: KIP-848, share groups; flexible
+ * delete. Offsets in a transactional batch (TxnOffsetCommit) are held pending for their
+ * producer and applied at its COMMIT marker, dropped at its ABORT marker. Records we cannot parse (other key types: KIP-848, share groups; flexible
  * versions) are skipped with a count in the log line, never asserted on. */
 #include "coordinator_int.h"
 
@@ -114,8 +115,14 @@ rec_group_value(sk_wr_t *w, const sk_grp_t *g, int64_t wall_ms)
 int
 rec_append(sk_coord_t *c, int32_t partition, rec_kv_t *kvs, int32_t count)
 {
-    sk_record_t *recs;
     sk_batch_spec_t spec = {SK_CODEC_NONE, 0, -1, -1, -1, 0};
+    return rec_append_spec(c, partition, kvs, count, &spec);
+}
+
+int
+rec_append_spec(sk_coord_t *c, int32_t partition, rec_kv_t *kvs, int32_t count, const sk_batch_spec_t *spec)
+{
+    sk_record_t *recs;
     uint8_t *batch = NULL;
     size_t len = 0;
     int64_t now = coord_wall(c);
@@ -134,7 +141,7 @@ rec_append(sk_coord_t *c, int32_t partition, rec_kv_t *kvs, int32_t count)
         recs[i].value = kvs[i].tombstone ? (sk_bytes_t){NULL, -1}
                                          : (sk_bytes_t){kvs[i].value.buf, (int32_t)kvs[i].value.len};
     }
-    rc = sk_batch_build(&spec, recs, count, &batch, &len);
+    rc = sk_batch_build(spec, recs, count, &batch, &len);
     free(recs);
     if (rc != SK_OK) return rc;
     rc = c->store.append(c->store.ctx, partition, batch, len);
@@ -190,7 +197,7 @@ rd_bytes(sk_rd_t *r, sk_bytes_t *out)
 }
 
 static int
-load_offset(sk_coord_t *c, sk_rd_t *k, const sk_record_t *r)
+load_offset(sk_coord_t *c, sk_rd_t *k, const sk_record_t *r, int64_t txn_pid, int32_t log_partition)
 {
     sk_str_t group, topic, md;
     int32_t partition, epoch = -1;
@@ -210,6 +217,9 @@ load_offset(sk_coord_t *c, sk_rd_t *k, const sk_record_t *r)
     if (ver >= 3 && sk_rd_i32(&v, &epoch)) return SK_ECORRUPT;
     if (rd_str(&v, false, &md) || sk_rd_i64(&v, &commit_ts)) return SK_ECORRUPT;
     if (ver == 1 && sk_rd_i64(&v, &expire_ts)) return SK_ECORRUPT;
+    if (txn_pid >= 0) /* transactional: visible only once its commit marker is replayed */
+        return off_txn_pending_add(c, txn_pid, group.ptr, (size_t)group.len, log_partition, topic.ptr,
+                                   (size_t)topic.len, partition, offset, epoch, md.ptr, (size_t)md.len, commit_ts);
     if (!g && !(g = coord_group_add(c, group.ptr, (size_t)group.len))) return SK_ENOMEM;
     return off_put(g, topic.ptr, (size_t)topic.len, partition, offset, epoch, md.ptr, (size_t)md.len, commit_ts,
                    expire_ts);
@@ -300,6 +310,9 @@ typedef struct load_ctx {
     sk_coord_t *c;
     int64_t applied;
     int64_t skipped;
+    int64_t txn_pid;       /* producer of the transactional batch being replayed, else -1 */
+    int32_t log_partition;
+    int16_t marker_type;   /* control batch: 0 abort, 1 commit, -1 unknown */
 } load_ctx_t;
 
 static int
@@ -316,12 +329,35 @@ load_record(void *arg, const sk_record_t *r)
     }
     sk_rd_init(&k, r->key.ptr, (size_t)r->key.len);
     (void)sk_rd_i16(&k, &type);
-    if (type == 0 || type == 1) rc = load_offset(lc->c, &k, r);
+    if (type == 0 || type == 1) rc = load_offset(lc->c, &k, r, lc->txn_pid, lc->log_partition);
     else if (type == 2) rc = load_group(lc->c, &k, r);
     if (rc == SK_ENOMEM) return rc;
     if (rc == SK_OK) lc->applied++;
     else lc->skipped++;
     return SK_OK;
+}
+
+/* A control record's key: version int16, type int16 (0 abort, 1 commit). */
+static int
+load_marker_record(void *arg, const sk_record_t *r)
+{
+    load_ctx_t *lc = arg;
+    sk_rd_t k;
+    int16_t ver, type;
+    sk_rd_init(&k, r->key.ptr, (size_t)SK_MAX(r->key.len, 0));
+    if (r->key.len >= 4 && sk_rd_i16(&k, &ver) == SK_OK && sk_rd_i16(&k, &type) == SK_OK && (type == 0 || type == 1))
+        lc->marker_type = type;
+    return SK_OK;
+}
+
+/* A transaction marker of h's producer: apply or drop its pending offsets. */
+static void
+load_marker(load_ctx_t *lc, const sk_batch_hdr_t *h, const uint8_t *batch, size_t len)
+{
+    if (!(h->attributes & SK_ATTR_TRANSACTIONAL) || h->producer_id < 0) return;
+    lc->marker_type = -1;
+    (void)sk_batch_foreach_record(batch, len, REC_LOAD_DECOMPRESS_MAX, load_marker_record, lc);
+    if (lc->marker_type >= 0) sk_off_txn_complete(lc->c, h->producer_id, lc->log_partition, lc->marker_type == 1);
 }
 
 /* Apply every whole batch in buf; returns the next offset to read. */
@@ -337,9 +373,13 @@ load_buffer(load_ctx_t *lc, const uint8_t *buf, size_t len, int64_t *next)
         total = (size_t)h.batch_length + SK_LOG_OVERHEAD;
         if (total > len - pos) break;
         if (!(h.attributes & SK_ATTR_CONTROL)) {
+            lc->txn_pid = (h.attributes & SK_ATTR_TRANSACTIONAL) ? h.producer_id : -1;
             rc = sk_batch_foreach_record(buf + pos, total, REC_LOAD_DECOMPRESS_MAX, load_record, lc);
+            lc->txn_pid = -1;
             if (rc == SK_ENOMEM) return rc;
             if (rc != SK_OK) lc->skipped++;
+        } else {
+            load_marker(lc, &h, buf + pos, total);
         }
         *next = h.base_offset + h.last_offset_delta + 1;
         pos += total;
@@ -350,7 +390,7 @@ load_buffer(load_ctx_t *lc, const uint8_t *buf, size_t len, int64_t *next)
 int
 rec_load_partition(sk_coord_t *c, sk_log_t *log)
 {
-    load_ctx_t lc = {c, 0, 0};
+    load_ctx_t lc = {c, 0, 0, -1, sk_log_partition(log), -1};
     int64_t offset = sk_log_start_offset(log), end = sk_log_end_offset(log);
     uint8_t *buf = NULL;
     int rc = SK_OK;

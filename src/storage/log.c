@@ -127,6 +127,7 @@ log_alloc(const char *dir, const char *topic, int32_t partition, const sk_log_co
     log->cfg = *cfg;
     log->dirty_since_ms = -1;
     sk_pstate_init(&log->pstate);
+    sk_txnidx_init(&log->aborted);
     return log;
 }
 
@@ -137,6 +138,7 @@ log_free(sk_log_t *log)
     free(log->segs);
     sk_epochs_free(&log->epochs);
     sk_pstate_deinit(&log->pstate);
+    sk_txnidx_deinit(&log->aborted);
     free(log->topic);
     free(log->dir);
     free(log);
@@ -226,6 +228,13 @@ sk_log_flush(sk_log_t *log)
                      errno);
             return rc;
         }
+    }
+    if (sk_txn_index_sync(log) != SK_OK) {
+        log->offline = true;
+        if (log->dir_offline) *log->dir_offline = true;
+        SK_ERROR("event=flush_failed tp=%s-%d what=txnindex errno=%d action=data_dir_offline", log->topic,
+                 log->partition, errno);
+        return SK_EIO;
     }
     /* A segment created since the last flush exists after a power loss only once its
      * directory entry is durable too (Kafka flushes the directory here as well). */
@@ -476,7 +485,7 @@ sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, i
  * max_offset. */
 static int
 log_read_end(const sk_seg_t *seg, int64_t start, const sk_batch_hdr_t *first, int32_t max_bytes,
-             int64_t max_offset, bool min_one, int64_t *end)
+             int64_t max_offset, bool min_one, int64_t *end, int64_t *next)
 {
     uint8_t buf[SK_SCAN_BLOCK_BYTES];
     sk_scan_t s;
@@ -485,12 +494,15 @@ log_read_end(const sk_seg_t *seg, int64_t start, const sk_batch_hdr_t *first, in
     int rc;
 
     *end = start;
+    *next = first->base_offset;
     if (first->base_offset + first->last_offset_delta >= max_offset) return SK_OK;
     int64_t total = (int64_t)first->batch_length + SK_LOG_OVERHEAD;
     if (start + total > limit && !min_one) return SK_OK;
     pos = *end = start + total;
+    *next = first->base_offset + first->last_offset_delta + 1;
     if (seg->next_offset <= max_offset && seg->size_bytes <= limit) {
         *end = seg->size_bytes; /* the rest of the segment fits */
+        *next = seg->next_offset;
         return SK_OK;
     }
     /* Jump over whole batches with the index, then walk the last few headers. */
@@ -506,9 +518,11 @@ log_read_end(const sk_seg_t *seg, int64_t start, const sk_batch_hdr_t *first, in
     sk_scan_init(&s, seg->log->fd, seg->size_bytes, buf, sizeof(buf));
     while ((rc = sk_scan_hdr(&s, pos, &h)) == SK_OK) {
         total = (int64_t)h.batch_length + SK_LOG_OVERHEAD;
+        *next = h.base_offset;
         if (h.base_offset + h.last_offset_delta >= max_offset || pos + total > limit) return SK_OK;
         pos = *end = pos + total;
     }
+    if (rc == SK_ENOENT) *next = seg->next_offset;
     return rc == SK_ENOENT ? SK_OK : rc;
 }
 
@@ -532,7 +546,7 @@ sk_log_read(sk_log_t *log, int64_t offset, int32_t max_bytes, int64_t max_offset
         if (rc != SK_OK) return rc;
     }
     if (!found) return SK_OK;
-    rc = log_read_end(seg, pos, &h, max_bytes, max_offset, min_one, &end);
+    rc = log_read_end(seg, pos, &h, max_bytes, max_offset, min_one, &end, &out->next_offset);
     if (rc != SK_OK) return rc;
     if (end > pos) {
         out->file = sk_fref_get(seg->log);
@@ -715,6 +729,7 @@ sk_log_verify(const sk_log_t *log)
     SK_ASSERT(log->start_offset >= log->segs[0]->base_offset && log->start_offset <= log->leo);
     SK_ASSERT(log->hw >= 0 && log->hw <= log->leo);
     SK_ASSERT(log->recovery_point >= 0 && log->recovery_point <= log->leo);
+    sk_txn_verify(log);
     for (int32_t i = 0; i < log->epochs.count; i++) {
         SK_ASSERT(log->epochs.v[i].epoch >= 0 && log->epochs.v[i].start_offset <= log->leo);
         SK_ASSERT(i == 0 || (log->epochs.v[i].epoch > log->epochs.v[i - 1].epoch &&

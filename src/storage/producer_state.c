@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define NO_SEQUENCE (-1)
+#define KERR_TXN_COORDINATOR_FENCED 52 /* Kafka's TRANSACTION_COORDINATOR_FENCED */
 
 int32_t
 sk_seq_add(int32_t seq, int32_t delta)
@@ -60,6 +61,8 @@ void
 sk_pstate_init(sk_pstate_t *ps)
 {
     sk_map_init(&ps->producers);
+    ps->txn_head = ps->txn_tail = NULL;
+    ps->txn_count = 0;
 }
 
 void
@@ -68,6 +71,63 @@ sk_pstate_deinit(sk_pstate_t *ps)
     sk_map_entry_t *e;
     for (size_t i = 0; sk_map_next(&ps->producers, &i, &e);) free(e->value);
     sk_map_deinit(&ps->producers);
+    ps->txn_head = ps->txn_tail = NULL;
+    ps->txn_count = 0;
+}
+
+/* ---- the list of ongoing transactions, ascending by first offset ---- */
+
+static void
+txn_unlink(sk_pstate_t *ps, sk_pentry_t *e)
+{
+    SK_ASSERT(e->txn_first_offset >= 0 && ps->txn_count > 0);
+    if (e->txn_prev) e->txn_prev->txn_next = e->txn_next;
+    else ps->txn_head = e->txn_next;
+    if (e->txn_next) e->txn_next->txn_prev = e->txn_prev;
+    else ps->txn_tail = e->txn_prev;
+    e->txn_prev = e->txn_next = NULL;
+    e->txn_first_offset = -1;
+    ps->txn_count--;
+}
+
+/* Link e (txn_first_offset set) in order. Appends come in offset order, so the walk
+ * from the tail stops at once on the append path; loading a snapshot may walk. */
+static void
+txn_link(sk_pstate_t *ps, sk_pentry_t *e)
+{
+    sk_pentry_t *after = ps->txn_tail;
+    SK_ASSERT(e->txn_first_offset >= 0 && !e->txn_prev && !e->txn_next && ps->txn_head != e);
+    while (after && after->txn_first_offset > e->txn_first_offset) after = after->txn_prev;
+    e->txn_prev = after;
+    e->txn_next = after ? after->txn_next : ps->txn_head;
+    if (e->txn_next) e->txn_next->txn_prev = e;
+    else ps->txn_tail = e;
+    if (after) after->txn_next = e;
+    else ps->txn_head = e;
+    ps->txn_count++;
+}
+
+int64_t
+sk_pstate_first_unstable(const sk_pstate_t *ps)
+{
+    return ps->txn_head ? ps->txn_head->txn_first_offset : -1;
+}
+
+void
+sk_pstate_verify(const sk_pstate_t *ps)
+{
+    int32_t n = 0, open = 0;
+    sk_map_entry_t *me;
+    for (const sk_pentry_t *e = ps->txn_head, *prev = NULL; e; prev = e, e = e->txn_next, n++) {
+        SK_ASSERT(e->txn_prev == prev && e->txn_first_offset >= 0);
+        SK_ASSERT(!prev || prev->txn_first_offset <= e->txn_first_offset);
+        SK_ASSERT(sk_pstate_get(ps, e->producer_id) == e);
+        if (!e->txn_next) SK_ASSERT(ps->txn_tail == e);
+    }
+    SK_ASSERT(n == ps->txn_count && (n > 0 || !ps->txn_tail));
+    for (size_t i = 0; sk_map_next(&ps->producers, &i, &me);)
+        if (((const sk_pentry_t *)me->value)->txn_first_offset >= 0) open++;
+    SK_ASSERT(open == n);
 }
 
 sk_pentry_t *
@@ -92,13 +152,12 @@ sk_pstate_check(const sk_pstate_t *ps, const sk_batch_hdr_t *h, int16_t *kerr, c
     *kerr = SK_KERR_NONE;
     *dup = NULL;
     if (h->producer_id < 0) return;
+    /* Markers are built by the broker (sk_log_append_marker checks them); a client
+     * batch with the control bit never gets this far (sk_batch_validate). */
+    if (h->attributes & SK_ATTR_CONTROL) return;
     /* Bytes from the network: refuse, never assert. */
     if (h->base_sequence < 0 || h->producer_epoch < 0 || h->last_offset_delta < 0) {
         *kerr = SK_KERR_INVALID_RECORD;
-        return;
-    }
-    if (h->attributes & SK_ATTR_TRANSACTIONAL) {
-        *kerr = SK_KERR_INVALID_TXN_STATE; /* no transaction was begun: none can be */
         return;
     }
     e = sk_pstate_get(ps, h->producer_id);
@@ -121,6 +180,20 @@ sk_pstate_check(const sk_pstate_t *ps, const sk_batch_hdr_t *h, int16_t *kerr, c
         if (!seq_follows(last ? last->last_seq : NO_SEQUENCE, h->base_sequence))
             *kerr = SK_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
     }
+    /* A plain write while the producer's transaction is open here (Kafka's check). */
+    if (*kerr == SK_KERR_NONE && e->txn_first_offset >= 0 && !(h->attributes & SK_ATTR_TRANSACTIONAL))
+        *kerr = SK_KERR_INVALID_TXN_STATE;
+}
+
+void
+sk_pstate_check_marker(const sk_pstate_t *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
+                       int16_t *kerr)
+{
+    const sk_pentry_t *e = sk_pstate_get(ps, producer_id);
+    *kerr = SK_KERR_NONE;
+    if (producer_id < 0 || epoch < 0) *kerr = SK_KERR_INVALID_PRODUCER_EPOCH;
+    else if (e && e->epoch > epoch) *kerr = SK_KERR_INVALID_PRODUCER_EPOCH;
+    else if (e && e->coordinator_epoch > coordinator_epoch) *kerr = KERR_TXN_COORDINATOR_FENCED;
 }
 
 typedef struct ts_pick {
@@ -199,7 +272,7 @@ sk_pstate_update(sk_pstate_t *ps, const sk_batch_hdr_t *h, int64_t timestamp, in
     sk_pentry_t *e;
 
     if (h->producer_id < 0 || h->producer_epoch < 0) return SK_OK;
-    if (h->attributes & SK_ATTR_CONTROL) return SK_OK; /* markers: transactions come later */
+    if (h->attributes & SK_ATTR_CONTROL) return SK_OK; /* markers: sk_pstate_end_txn */
     e = pstate_entry(ps, h->producer_id);
     if (!e) return SK_ENOMEM;
     sk_pbatch_t b = {
@@ -213,6 +286,35 @@ sk_pstate_update(sk_pstate_t *ps, const sk_batch_hdr_t *h, int64_t timestamp, in
     /* Expiry goes by the later of the batch's timestamp and the broker's clock, so a
      * producer writing old CreateTime timestamps is not forgotten while it writes. */
     e->last_timestamp = SK_MAX(timestamp, now_ms);
+    if ((h->attributes & SK_ATTR_TRANSACTIONAL) && e->txn_first_offset < 0) {
+        e->txn_first_offset = h->base_offset;
+        txn_link(ps, e);
+    }
+    return SK_OK;
+}
+
+int
+sk_pstate_end_txn(sk_pstate_t *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
+                  int64_t marker_offset, int64_t timestamp, int64_t *first_offset, int64_t *lso_after)
+{
+    sk_pentry_t *e = pstate_entry(ps, producer_id);
+
+    *first_offset = -1;
+    *lso_after = -1;
+    if (!e) return SK_ENOMEM;
+    if (e->epoch != epoch) {
+        /* A marker at a newer epoch (an aborting coordinator bumped it, or
+         * transactions v2): the producer starts over at sequence 0. */
+        e->epoch = epoch;
+        e->batch_count = 0;
+    }
+    e->coordinator_epoch = coordinator_epoch;
+    e->last_timestamp = SK_MAX(e->last_timestamp, timestamp);
+    if (e->txn_first_offset >= 0) {
+        *first_offset = e->txn_first_offset;
+        txn_unlink(ps, e);
+    }
+    *lso_after = ps->txn_head ? ps->txn_head->txn_first_offset : marker_offset + 1;
     return SK_OK;
 }
 
@@ -288,7 +390,13 @@ sk_pstate_snapshot_parse(sk_pstate_t *ps, const uint8_t *p, size_t len)
         e->batch_count = 0;
         e->last_timestamp = (int64_t)sk_be64(q + 26);
         e->coordinator_epoch = (int32_t)sk_be32(q + 34);
-        e->txn_first_offset = (int64_t)sk_be64(q + 38);
+        if (e->txn_first_offset >= 0) txn_unlink(ps, e);
+        int64_t txn_first = (int64_t)sk_be64(q + 38);
+        if (txn_first < -1) return SK_ECORRUPT;
+        if (txn_first >= 0) {
+            e->txn_first_offset = txn_first;
+            txn_link(ps, e);
+        }
         if (last_offset >= 0) {
             if (last_seq < 0 || delta < 0 || delta > last_offset) return SK_ECORRUPT;
             e->batches[0] = (sk_pbatch_t){
@@ -381,7 +489,30 @@ sk_pstate_snapshot_write(const sk_pstate_t *ps, const char *dir, int64_t offset,
 
 /* ---- loading: snapshot + replay ---- */
 
-/* Replay the headers of every batch whose last offset is >= from. */
+/* A marker found while replaying: read its record and apply it. A control batch that
+ * is not a transaction marker (or does not parse) is skipped, as Kafka skips unknown
+ * control types. */
+static int
+replay_marker(sk_log_t *log, sk_scan_t *s, int64_t pos, const sk_batch_hdr_t *h)
+{
+    const uint8_t *p;
+    bool commit = false;
+    int32_t coord_epoch = -1;
+    size_t total = (size_t)h->batch_length + SK_LOG_OVERHEAD;
+
+    if (h->producer_id < 0 || h->producer_epoch < 0 || total > s->cap) return SK_OK;
+    int rc = sk_scan_get(s, pos, total, &p);
+    if (rc != SK_OK) return rc;
+    if (sk_txn_marker_parse(p, total, &commit, &coord_epoch) != SK_OK) {
+        SK_WARN("event=unknown_control_batch dir=%s offset=%lld", log->dir, (long long)h->base_offset);
+        return SK_OK;
+    }
+    return sk_txn_marker_apply(log, h->producer_id, h->producer_epoch, commit, coord_epoch, h->base_offset,
+                               h->max_timestamp);
+}
+
+/* Replay the headers of every batch whose last offset is >= from (and the record of
+ * every transaction marker). */
 static int
 producers_replay(sk_log_t *log, int64_t from)
 {
@@ -402,7 +533,8 @@ producers_replay(sk_log_t *log, int64_t from)
         }
         sk_scan_init(&s, seg->log->fd, seg->size_bytes, buf, sizeof(buf));
         while ((rc = sk_scan_hdr(&s, pos, &h)) == SK_OK) {
-            rc = sk_pstate_update(&log->pstate, &h, h.max_timestamp, -1);
+            if (h.attributes & SK_ATTR_CONTROL) rc = replay_marker(log, &s, pos, &h);
+            else rc = sk_pstate_update(&log->pstate, &h, h.max_timestamp, -1);
             if (rc != SK_OK) return rc;
             pos += (int64_t)h.batch_length + SK_LOG_OVERHEAD;
         }
@@ -436,13 +568,20 @@ snapshot_load(sk_log_t *log, int64_t offset)
 int
 sk_log_producers_load(sk_log_t *log)
 {
-    int64_t *offs = NULL, from = log->segs[0]->base_offset;
+    int64_t *offs = NULL, from = log->segs[0]->base_offset, valid_below = INT64_MAX;
     int32_t n = 0;
-    int rc = snapshot_list(log->dir, &offs, &n);
+    int rc = sk_txn_index_load(log, &valid_below);
 
     if (rc != SK_OK) return rc;
+    /* The replay re-adds the aborted-transaction entries at and after its start, so it
+     * must start at or below a corrupt .txnindex. Entries below a snapshot were fsynced
+     * before it was written (sk_log_producers_snapshot). */
+    int64_t snap_max = SK_MIN(log->leo, valid_below);
+    rc = snapshot_list(log->dir, &offs, &n);
+    if (rc != SK_OK) return rc;
     for (int32_t i = n - 1; i >= 0; i--) {
-        if (offs[i] > log->leo) {
+        if (offs[i] > snap_max) {
+            if (offs[i] <= log->leo) continue; /* good, but too new to start from */
             /* State of batches that did not survive recovery. */
             SK_WARN("event=snapshot_past_end dir=%s offset=%lld leo=%lld", log->dir, (long long)offs[i],
                     (long long)log->leo);
@@ -458,7 +597,8 @@ sk_log_producers_load(sk_log_t *log)
         snapshot_unlink(log->dir, offs[i]);
     }
     free(offs);
-    rc = producers_replay(log, from);
+    rc = sk_txn_index_truncate(log, from);
+    if (rc == SK_OK) rc = producers_replay(log, from);
     if (rc == SK_OK && from < log->leo)
         SK_INFO("event=producer_state_rebuilt dir=%s from=%lld to=%lld producers=%zu", log->dir, (long long)from,
                 (long long)log->leo, log->pstate.producers.count);
@@ -468,6 +608,10 @@ sk_log_producers_load(sk_log_t *log)
 int
 sk_log_producers_snapshot(sk_log_t *log, bool do_fsync)
 {
+    /* A snapshot at S lets recovery trust the aborted-transaction entries below S: make
+     * them durable first (a no-op unless an abort was indexed since the last flush). */
+    int rc = sk_txn_index_sync(log);
+    if (rc != SK_OK) return rc;
     return sk_pstate_snapshot_write(&log->pstate, log->dir, log->leo, do_fsync);
 }
 

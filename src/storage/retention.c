@@ -25,6 +25,7 @@ log_drop_front(sk_log_t *log, int32_t count)
     }
     memmove(log->segs, log->segs + count, (size_t)(log->seg_count - count) * sizeof(*log->segs));
     log->seg_count -= count;
+    sk_txn_index_drop_below(log, log->segs[0]->base_offset);
     log->start_offset = SK_MAX(log->start_offset, log->segs[0]->base_offset);
     log->recovery_point = SK_MAX(log->recovery_point, log->start_offset);
     if (rc != SK_OK) SK_WARN("event=segment_unlink_failed tp=%s-%d errno=%d", log->topic, log->partition, errno);

@@ -466,7 +466,7 @@ sk_seg_sync(sk_seg_t *seg)
 int
 sk_seg_unlink(const char *dir, int64_t base_offset)
 {
-    static const char *const exts[] = {".log", ".index", ".timeindex"};
+    static const char *const exts[] = {".log", ".index", ".timeindex", ".txnindex"};
     char path[SK_PATH_MAX];
     int rc = SK_OK;
     for (size_t i = 0; i < SK_ARRAY_LEN(exts); i++) {

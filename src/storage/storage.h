@@ -56,6 +56,8 @@ typedef struct sk_log_slice {
     sk_fref_t *file; /* ref held by the slice: release with sk_log_slice_release */
     int64_t pos;
     int32_t len;
+    int64_t next_offset; /* sk_log_read: offset of the first batch after the range (what
+                          * bounds the aborted transactions a read_committed fetch lists) */
 } sk_log_slice_t;
 void sk_log_slice_release(sk_log_slice_t *s);
 

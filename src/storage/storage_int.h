@@ -186,12 +186,19 @@ typedef struct sk_pentry {
     int16_t epoch;           /* -1 until the first batch */
     int32_t coordinator_epoch;
     int64_t last_timestamp;
-    int64_t txn_first_offset;    /* -1: no open transaction (none yet: no transactions) */
+    int64_t txn_first_offset;    /* first offset of its ongoing transaction, -1: none */
     sk_pbatch_t batches[SK_PRODUCER_BATCHES_RETAINED]; /* oldest first */
     int32_t batch_count;
+    /* borrowed: neighbours in the pstate's list of ongoing transactions (txn.c), which is
+     * ordered by txn_first_offset; both NULL when not in it (or alone in it) */
+    struct sk_pentry *txn_prev, *txn_next;
 } sk_pentry_t;
 typedef struct sk_pstate {
     sk_map_t producers;      /* 8-byte big-endian producer id -> sk_pentry_t * (owned) */
+    /* borrowed (entries are owned by the map): producers with an ongoing transaction,
+     * ascending by txn_first_offset; the head decides the last stable offset */
+    sk_pentry_t *txn_head, *txn_tail;
+    int32_t txn_count;
 } sk_pstate_t;
 void sk_pstate_init(sk_pstate_t *ps);
 void sk_pstate_deinit(sk_pstate_t *ps);
@@ -211,9 +218,68 @@ void sk_pstate_expire(sk_pstate_t *ps, int64_t now_ms, int64_t expire_ms);
 int sk_pstate_snapshot_write(const sk_pstate_t *ps, const char *dir, int64_t offset, bool do_fsync);
 /* Parse a snapshot file image into ps (SK_ECORRUPT on a bad version, size or CRC). */
 int sk_pstate_snapshot_parse(sk_pstate_t *ps, const uint8_t *p, size_t len);
+/* Transactions. A transactional data batch opens its producer's transaction (linking
+ * the entry into the ongoing list) in sk_pstate_update. sk_pstate_check_marker checks
+ * a marker's producer and coordinator epochs (*kerr INVALID_PRODUCER_EPOCH or
+ * TRANSACTION_COORDINATOR_FENCED); sk_pstate_end_txn applies a written marker: the
+ * entry takes the marker's epochs and leaves the ongoing list. *first_offset gets the
+ * first offset of the transaction it ended (-1 when none was open); *lso_after the
+ * last stable offset right after it (head of the list, or marker offset + 1). */
+void sk_pstate_check_marker(const sk_pstate_t *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
+                            int16_t *kerr);
+int sk_pstate_end_txn(sk_pstate_t *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
+                      int64_t marker_offset, int64_t timestamp, int64_t *first_offset, int64_t *lso_after);
+/* First offset of the oldest ongoing transaction, -1 when none. */
+int64_t sk_pstate_first_unstable(const sk_pstate_t *ps);
+void sk_pstate_verify(const sk_pstate_t *ps);
 /* Sequence helpers with Kafka's wrap-around at INT32_MAX. */
 int32_t sk_seq_add(int32_t seq, int32_t delta);
 int32_t sk_seq_sub(int32_t seq, int32_t delta);
+
+/* ---- txn.c: markers, last stable offset, aborted-transaction index ----
+ * <base>.txnindex of a segment holds the transactions aborted by markers in that
+ * segment, in Kafka's AbortedTxn layout (big-endian): version i16 (0), producer id i64,
+ * first offset i64, last offset i64 (the marker's), last stable offset i64 (after the
+ * abort). All entries of a log are also kept in memory, ascending by last offset. */
+#define SK_TXNIDX_EXT ".txnindex"
+#define SK_TXNIDX_ENTRY_SIZE 34
+#define SK_TXNIDX_VERSION 0
+#define SK_TXNIDX_FILE_MAX_BYTES (256u << 20) /* cap on one .txnindex read at open */
+typedef struct sk_aborted {
+    int64_t producer_id;
+    int64_t first_offset;
+    int64_t last_offset;
+    int64_t lso;
+} sk_aborted_t;
+typedef struct sk_txnidx {
+    sk_aborted_t *v;         /* owned: ascending last_offset */
+    int32_t count;
+    int32_t cap;
+    int fd;                  /* owned: .txnindex of segment fd_base, appended to; -1 */
+    int64_t fd_base;
+    bool dirty;              /* fd has writes not yet fsynced */
+} sk_txnidx_t;
+void sk_txnidx_init(sk_txnidx_t *t);
+void sk_txnidx_deinit(sk_txnidx_t *t);
+/* Read the .txnindex of every segment into log->aborted (at open, before the producer
+ * state). *valid_below: the base of the first segment whose file is corrupt (entries
+ * from there on must be rebuilt by replay), INT64_MAX when all are sound. */
+int sk_txn_index_load(sk_log_t *log, int64_t *valid_below);
+/* Forget entries whose last offset is >= offset, in memory and in the files (replay
+ * rebuilds them). */
+int sk_txn_index_truncate(sk_log_t *log, int64_t offset);
+/* Forget entries of segments removed from the front (last offset < offset). */
+void sk_txn_index_drop_below(sk_log_t *log, int64_t offset);
+/* fsync the .txnindex written to since the last flush (sk_log_flush). */
+int sk_txn_index_sync(sk_log_t *log);
+/* Apply a written (or recovered) marker at offset: end the producer's transaction and,
+ * for an abort that ended one, add it to the aborted index. */
+int sk_txn_marker_apply(sk_log_t *log, int64_t producer_id, int16_t epoch, bool commit, int32_t coordinator_epoch,
+                        int64_t offset, int64_t timestamp);
+/* Parse a control batch's record: commit or abort, coordinator epoch. SK_ECORRUPT when
+ * it is not a well-formed transaction marker (e.g. another control type). */
+int sk_txn_marker_parse(const uint8_t *batch, size_t len, bool *commit, int32_t *coordinator_epoch);
+void sk_txn_verify(const sk_log_t *log); /* called by sk_log_verify */
 
 /* ---- log.c: the partition log ---- */
 struct sk_log {
@@ -238,6 +304,7 @@ struct sk_log {
     bool *dir_offline;        /* borrowed: the log manager's flag (NULL outside one): a
                                * failed fsync anywhere takes the whole data dir offline */
     sk_pstate_t pstate;       /* owned: idempotent producer state */
+    sk_txnidx_t aborted;      /* owned: aborted transactions of every segment (txn.c) */
     /* flusher.c: fsync on the flusher thread */
     sk_flusher_t *flusher;    /* borrowed: the manager's (NULL: flush synchronously) */
     struct flush_job *flush_job; /* the log's job in flight (owned by the flusher) or NULL */
