@@ -376,6 +376,7 @@ sk_txn_init_producer(sk_txn_coord_t *t, sk_str_t id, int32_t timeout_ms, int64_t
     }
     txn_snap_t s = snap_take(m);
     m->timeout_ms = timeout_ms;
+    m->state = SK_TXN_EMPTY; /* as Kafka: a new epoch starts from Empty */
     if (meta_bump(t, m) != SK_OK || meta_commit(t, m, &s) != SK_OK) {
         snap_restore(m, &s);
         res->error_code = SK_KERR_COORDINATOR_NOT_AVAILABLE;
