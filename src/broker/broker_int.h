@@ -96,6 +96,9 @@ typedef struct sk_server {
     int64_t last_checkpoint_ms;
     struct sk_pid_alloc *pids; /* owned: producer-id allocator (h_producer.c) */
     int64_t last_retention_ms;  /* monotonic time of the last retention pass */
+    sk_flusher_t *flusher;   /* owned: group-commit fsync thread (storage) */
+    sk_trash_t *trash;       /* owned: background deletion thread (storage) */
+    ev_async flush_async;    /* the flusher's wake-up: completes parked produces */
     bool stopping;
 } sk_server_t;
 
@@ -146,6 +149,7 @@ int sk_h_alter_configs(sk_req_t *r);
 int sk_h_incremental_alter_configs(sk_req_t *r);
 int sk_h_create_partitions(sk_req_t *r);
 int sk_h_init_producer_id(sk_req_t *r);
+int sk_h_describe_log_dirs(sk_req_t *r);
 
 /* ---- producer ids (h_producer.c): never repeat, also across restarts ---- */
 typedef struct sk_pid_alloc sk_pid_alloc_t;
@@ -160,6 +164,21 @@ void sk_server_retention(sk_server_t *srv, int64_t now_ms);
 /* New data (bytes) on p, or p == NULL: topics changed; parked fetches re-check. */
 void sk_fetch_notify(sk_server_t *srv, const sk_partition_t *p, int64_t bytes);
 void sk_fetch_wait_cancel(sk_req_t *r);                     /* connection closing */
+
+/* ---- transaction markers (txn_markers.c) ----
+ * Append a COMMIT (commit true) or ABORT marker of producer_id to partition p, which
+ * this node leads: the control batch goes through sk_log_append_marker (ends the
+ * producer's transaction in that log, indexes an abort), the high watermark moves as
+ * for a produce, and parked fetches are woken (read_committed ones see the LSO move).
+ * Returns SK_OK; SK_EINVAL with *kerr INVALID_PRODUCER_EPOCH or
+ * TRANSACTION_COORDINATOR_FENCED (52) when the log refuses the epochs; SK_EIO with
+ * *kerr KAFKA_STORAGE_ERROR when the log is offline. kerr may be NULL. */
+int sk_partition_append_marker(sk_server_t *srv, sk_partition_t *p, int64_t producer_id, int16_t producer_epoch,
+                               bool commit, int32_t coordinator_epoch, int16_t *kerr);
+/* The same by topic name, in the shape of sk_txn_hooks_t.marker (ctx = the server):
+ * SK_ENOENT when the topic or partition does not exist. */
+int sk_txn_marker_hook(void *ctx, const char *topic, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                       bool commit, int32_t coordinator_epoch);
 
 /* ---- shared helpers (server.c) ---- */
 /* Create a topic with broker defaults for auto-creation. Returns Kafka error code. */

@@ -1,11 +1,18 @@
 /* broker/h_fetch.c: Fetch (v4-17). Reads whole batches from each partition's log up to
- * the high watermark (or last stable offset for read_committed), honouring max_bytes,
- * partition_max_bytes and "at least one batch" for the first partition with data; the
- * record bytes go out as file ranges (sendfile). When fewer than min_bytes are ready the
- * request is parked until enough data arrives (sk_fetch_notify), the topics change, or
- * max_wait_ms passes; then the response is rebuilt from the current state. Fetch
- * sessions (KIP-227) are declined: session_id 0 tells clients to keep sending full
- * requests. Topics are named by id from v13. */
+ * the high watermark (read_uncommitted) or the last stable offset (read_committed:
+ * isolation_level 1; a batch is never split, so only batches wholly below the LSO go
+ * out), honouring max_bytes, partition_max_bytes and "at least one batch" for the first
+ * partition with data; the record bytes go out as file ranges (sendfile). Every answer
+ * carries the real LSO; read_committed answers list the aborted transactions that may
+ * have records in the returned range [fetch offset, offset after the last batch) so
+ * that the client drops them (docs/transactions-storage.md).
+ * When fewer than min_bytes are ready the request is parked until enough data arrives
+ * (sk_fetch_notify), the topics change, or max_wait_ms passes; then the response is
+ * rebuilt from the current state. A parked read_committed fetch counts nothing that is
+ * above the LSO: on each notify for its partitions it re-reads what is readable now,
+ * so a marker that moves the LSO (sk_partition_append_marker) wakes it. Fetch sessions
+ * (KIP-227) are declined: session_id 0 tells clients to keep sending full requests.
+ * Topics are named by id from v13. */
 #include "broker_int.h"
 
 struct sk_fetch_wait {
@@ -25,6 +32,7 @@ typedef struct fetch_build {
     int32_t slice_count;
     int64_t total_bytes;
     bool has_error;
+    bool oom;                     /* the arena ran out while filling a partition */
 } fetch_build_t;
 
 static void
@@ -34,6 +42,43 @@ fetch_release(fetch_build_t *b)
     b->slice_count = 0;
     free(b->slices);
     b->slices = NULL;
+}
+
+typedef struct aborted_fill {
+    sk_FetchResponse_AbortedTransaction_t *v; /* borrowed: request arena; NULL: count only */
+    int32_t count;
+} aborted_fill_t;
+
+static void
+aborted_cb(void *ctx, int64_t producer_id, int64_t first_offset)
+{
+    aborted_fill_t *a = ctx;
+    if (a->v) {
+        sk_FetchResponse_AbortedTransaction_init(&a->v[a->count]);
+        a->v[a->count].producer_id = producer_id;
+        a->v[a->count].first_offset = first_offset;
+    }
+    a->count++;
+}
+
+/* read_committed: the aborted transactions of [from, to) into pd (empty list when
+ * none). SK_ENOMEM when the arena is out. */
+static int
+fetch_aborted(sk_req_t *r, sk_log_t *log, int64_t from, int64_t to, sk_FetchResponse_PartitionData_t *pd)
+{
+    aborted_fill_t a = {0};
+    pd->aborted_transactions_count = 0;
+    if (to <= from) return SK_OK;
+    sk_log_aborted_txns(log, from, to, aborted_cb, &a);
+    if (a.count == 0) return SK_OK;
+    int32_t n = a.count;
+    a = (aborted_fill_t){.v = sk_req_array(r, (size_t)n, sizeof(*a.v))};
+    if (!a.v) return SK_ENOMEM;
+    sk_log_aborted_txns(log, from, to, aborted_cb, &a);
+    SK_ASSERT(a.count == n); /* nothing changes between the two passes */
+    pd->aborted_transactions = a.v;
+    pd->aborted_transactions_count = a.count;
+    return SK_OK;
 }
 
 static sk_topic_t *
@@ -69,7 +114,7 @@ fetch_partition(sk_req_t *r, const sk_FetchRequest_t *fr, sk_topic_t *t, const s
     }
     p = &t->partitions[fp->partition];
     pd->high_watermark = sk_partition_high_watermark(p);
-    pd->last_stable_offset = sk_partition_last_stable_offset(p);
+    pd->last_stable_offset = sk_log_last_stable_offset(p->log);
     pd->log_start_offset = sk_log_start_offset(p->log);
     pd->aborted_transactions_count = fr->isolation_level == 1 ? 0 : -1;
     if (fp->current_leader_epoch >= 0 && fp->current_leader_epoch != p->leader_epoch) {
@@ -93,6 +138,8 @@ fetch_partition(sk_req_t *r, const sk_FetchRequest_t *fr, sk_topic_t *t, const s
         b->slices[b->slice_count++] = s;
         pd->records = (sk_records_t){NULL, s.len, s.file, s.pos};
         b->total_bytes += s.len;
+        if (fr->isolation_level == 1 && fetch_aborted(r, p->log, fp->fetch_offset, s.next_offset, pd) != SK_OK)
+            b->oom = true;
     } else {
         sk_log_slice_release(&s);
     }
@@ -137,7 +184,7 @@ fetch_build(sk_req_t *r, const sk_FetchRequest_t *fr, fetch_build_t *b)
         for (int32_t j = 0; j < ft->partitions_count; j++)
             fetch_partition(r, fr, t, &ft->partitions[j], &tr->partitions[tr->partitions_count++], b);
     }
-    return SK_OK;
+    return b->oom ? SK_ENOMEM : SK_OK;
 }
 
 static void
@@ -189,7 +236,8 @@ sk_fetch_wait_cancel(sk_req_t *r)
     if (w) fetch_wait_free(r->conn->srv, w);
 }
 
-static bool
+/* The request's entry for p, or NULL when it does not fetch p. */
+static const sk_FetchRequest_FetchPartition_t *
 fetch_wants(const sk_fetch_wait_t *w, const sk_partition_t *p)
 {
     const sk_FetchRequest_t *fr = w->fr;
@@ -199,9 +247,38 @@ fetch_wants(const sk_fetch_wait_t *w, const sk_partition_t *p)
         bool match = w->req->api_version >= 13 ? !memcmp(ft->topic_id.b, t->id.b, 16) : sk_str_eq(ft->topic, t->name);
         if (!match) continue;
         for (int32_t j = 0; j < ft->partitions_count; j++)
-            if (ft->partitions[j].partition == p->index) return true;
+            if (ft->partitions[j].partition == p->index) return &ft->partitions[j];
     }
-    return false;
+    return NULL;
+}
+
+/* A parked read_committed fetch: bytes above the LSO do not count, so rather than
+ * adding up notified bytes it answers only once the LSO of a partition it reads has
+ * passed its fetch offset and a rebuilt response holds min_bytes. True when answered
+ * (w is then gone). */
+static bool
+fetch_committed_ready(sk_server_t *srv, sk_fetch_wait_t *w, const sk_partition_t *p,
+                      const sk_FetchRequest_FetchPartition_t *fp)
+{
+    fetch_build_t b;
+    sk_req_t *r = w->req;
+    sk_FetchRequest_t *fr = w->fr;
+
+    if (sk_log_last_stable_offset(p->log) <= fp->fetch_offset) return false;
+    if (fetch_build(r, fr, &b) != SK_OK) {
+        fetch_release(&b);
+        fetch_wait_free(srv, w);
+        sk_req_fail_close(r, "out of memory building fetch response");
+        return true;
+    }
+    if (!b.has_error && b.total_bytes < fr->min_bytes) {
+        fetch_release(&b);
+        return false;
+    }
+    fetch_wait_free(srv, w);
+    sk_req_respond(r, &b.resp);
+    fetch_release(&b);
+    return true;
 }
 
 /* Answering one wait may close its connection and cancel other waits, so after every
@@ -214,8 +291,16 @@ sk_fetch_notify(sk_server_t *srv, const sk_partition_t *p, int64_t bytes)
     while (woke) {
         woke = false;
         for (sk_fetch_wait_t *w = srv->fetch_waits; w; w = w->next) {
-            if (w->seen_seq == seq || (p && !fetch_wants(w, p))) continue;
+            const sk_FetchRequest_FetchPartition_t *fp = p ? fetch_wants(w, p) : NULL;
+            if (w->seen_seq == seq || (p && !fp)) continue;
             w->seen_seq = seq;
+            if (p && w->fr->isolation_level == 1) {
+                if (fetch_committed_ready(srv, w, p, fp)) {
+                    woke = true;
+                    break;
+                }
+                continue;
+            }
             w->bytes_ready += bytes;
             if (!p || w->bytes_ready >= w->fr->min_bytes) {
                 fetch_wake(srv, w);

@@ -2,7 +2,8 @@
  * node as the only broker and as controller, and auto-creates unknown topics when the
  * request allows it and auto.create.topics.enable is on. Topic ids from v10, lookup by
  * id from v12. ListOffsets answers earliest (-2), latest (-1), max timestamp (-3),
- * earliest local (-4) and by timestamp through the time index. */
+ * earliest local (-4) and by timestamp through the time index; at read_committed the
+ * last stable offset takes the place of the high watermark. */
 #include "broker_int.h"
 
 #define TOPIC_OPS_ALL 3576   /* READ..DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (no ACLs yet) */
@@ -141,7 +142,9 @@ lo_partition(sk_req_t *r, const sk_ListOffsetsRequest_t *req, sk_topic_t *t,
                                                                      : SK_KERR_FENCED_LEADER_EPOCH;
         return;
     }
-    limit = req->isolation_level == 1 ? sk_partition_last_stable_offset(p) : sk_partition_high_watermark(p);
+    /* As Kafka: read_committed answers "latest" with the LSO and never names an offset
+     * at or past it, read_uncommitted the same with the high watermark. */
+    limit = req->isolation_level == 1 ? sk_log_last_stable_offset(p->log) : sk_partition_high_watermark(p);
     switch (rp->timestamp) {
     case -2: /* earliest */
     case -4: /* earliest local */
