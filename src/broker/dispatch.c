@@ -38,6 +38,7 @@ const sk_handler_t sk_handlers[] = {
     /* Advertised from v0: librdkafka <= 2.11 enables idempotence only when v0 is. */
     {SK_API_INIT_PRODUCER_ID, 0, 5, 0, sk_h_init_producer_id},
     {SK_API_DELETE_RECORDS, 0, 2, 0, sk_h_delete_records},
+    {SK_API_DESCRIBE_LOG_DIRS, 1, 4, 1, sk_h_describe_log_dirs},
 };
 const size_t sk_handler_count = SK_ARRAY_LEN(sk_handlers);
 

@@ -7,12 +7,96 @@
  * state inside the append; a retry of one of the last five batches is answered NONE
  * with its original base offset (as Kafka 4.x does, not DUPLICATE_SEQUENCE_NUMBER)
  * and nothing is written; gaps get OUT_OF_ORDER_SEQUENCE_NUMBER and stale epochs
- * INVALID_PRODUCER_EPOCH (docs/idempotence.md). */
+ * INVALID_PRODUCER_EPOCH (docs/idempotence.md).
+ * Durability (docs/durability.md): when an append reaches flush.messages (1 = every
+ * batch, the strict setting) the fsync runs on the storage flusher and the response is
+ * parked until it covers each such partition's batch (acks=1 and acks=all; acks=0 has
+ * no response to hold). A parked response lives in a heap produce_wait_t that finds its
+ * request again by connection id; if the connection closed meanwhile, the last flush
+ * callback just frees the wait. */
 #include "broker_int.h"
 
 #define PRODUCE_DECOMPRESS_MIN (64u << 20)
 
 typedef sk_ProduceResponse_PartitionProduceResponse_t pr_res_t;
+
+typedef struct produce_wait produce_wait_t;
+typedef struct produce_part {
+    sk_flush_waiter_t w;     /* parked on one partition's log */
+    produce_wait_t *pw;      /* borrowed: owner */
+    pr_res_t *res;           /* borrowed: req->arena; touched only while the request lives */
+} produce_part_t;
+
+struct produce_wait {
+    sk_server_t *srv;        /* borrowed */
+    uint64_t conn_id;
+    sk_req_t *req;           /* borrowed; valid only while conn_id is open (see wait_req) */
+    int32_t correlation_id;
+    sk_ProduceResponse_t *resp; /* borrowed: req->arena */
+    int32_t pending;         /* parts still parked */
+    int32_t count;           /* parts used */
+    int32_t cap;
+    produce_part_t parts[];  /* owned */
+};
+
+/* The parked request if its connection is still open, else NULL. */
+static sk_req_t *
+wait_req(const produce_wait_t *pw)
+{
+    for (sk_conn_t *c = pw->srv->conns; c; c = c->next) {
+        if (c->id != pw->conn_id) continue;
+        for (sk_req_t *r = c->head; r; r = r->next)
+            if (r == pw->req && !r->done && r->correlation_id == pw->correlation_id) return r;
+        return NULL;
+    }
+    return NULL;
+}
+
+static void
+produce_flushed(sk_flush_waiter_t *w, int rc)
+{
+    produce_part_t *part = w->ctx;
+    produce_wait_t *pw = part->pw;
+    sk_req_t *r = wait_req(pw);
+
+    if (r && rc != SK_OK) {
+        part->res->error_code = SK_KERR_KAFKA_STORAGE_ERROR;
+        part->res->error_message = sk_str_c(sk_kerr_name(SK_KERR_KAFKA_STORAGE_ERROR));
+        part->res->base_offset = -1;
+    }
+    if (--pw->pending > 0) return;
+    if (r) sk_req_respond(r, pw->resp);
+    free(pw);
+}
+
+/* Hold the answer of this partition until its batch is durable: SK_KERR_NONE when
+ * parked or already durable. */
+static int16_t
+produce_park(sk_req_t *r, produce_wait_t **pwp, int32_t cap, sk_log_t *log, int64_t offset, pr_res_t *res)
+{
+    produce_wait_t *pw = *pwp;
+    if (!pw) {
+        pw = calloc(1, sizeof(*pw) + (size_t)cap * sizeof(pw->parts[0]));
+        if (!pw) return SK_KERR_KAFKA_STORAGE_ERROR;
+        pw->srv = sk_req_server(r);
+        pw->conn_id = r->conn->id;
+        pw->req = r;
+        pw->correlation_id = r->correlation_id;
+        pw->cap = cap;
+        *pwp = pw;
+    }
+    SK_ASSERT(pw->count < pw->cap);
+    produce_part_t *part = &pw->parts[pw->count];
+    part->pw = pw;
+    part->res = res;
+    int rc = sk_log_flush_wait(log, offset, &part->w, produce_flushed, part);
+    if (rc == SK_AGAIN) {
+        pw->count++;
+        pw->pending++;
+        return SK_KERR_NONE;
+    }
+    return rc == SK_OK ? SK_KERR_NONE : SK_KERR_KAFKA_STORAGE_ERROR;
+}
 
 /* message.timestamp.after.max.ms (CreateTime topics): no record may be further in the
  * future than this; the batch's maximum decides. */
@@ -32,7 +116,8 @@ produce_check_time(sk_server_t *srv, const sk_topic_t *t, const sk_batch_info_t 
 }
 
 static int16_t
-produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *recs, pr_res_t *res)
+produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *recs, pr_res_t *res,
+               sk_log_t **flush_log, int64_t *flush_offset)
 {
     sk_server_t *srv = sk_req_server(r);
     int64_t max_bytes = sk_topic_max_message_bytes(srv->meta, t);
@@ -83,6 +168,12 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
     }
     res->base_offset = ai.base_offset;
     res->log_append_time_ms = ai.log_append_time;
+    /* The acknowledgement waits for the fsync flush.messages asked for; a retry of a
+     * batch under the strict setting waits until the original is durable. */
+    if (ai.flush_wait || (ai.duplicate && t->log_cfg.flush_interval_messages <= 1)) {
+        *flush_log = p->log;
+        *flush_offset = ai.last_offset + 1;
+    }
     if (!ai.duplicate) sk_fetch_notify(srv, p, (int64_t)len);
 out:
     free(converted);
@@ -90,43 +181,64 @@ out:
     return kerr;
 }
 
+/* Answer one partition of the request; parks it when its batch must be durable first. */
+static void
+produce_partition(sk_req_t *r, const sk_ProduceRequest_t *req, sk_topic_t *t,
+                  const sk_ProduceRequest_PartitionProduceData_t *pd, pr_res_t *res, produce_wait_t **pw,
+                  int32_t parts)
+{
+    sk_log_t *flush_log = NULL;
+    int64_t flush_offset = -1;
+
+    sk_ProduceResponse_PartitionProduceResponse_init(res);
+    res->index = pd->index;
+    res->base_offset = -1;
+    if (req->acks != 0 && req->acks != 1 && req->acks != -1) res->error_code = SK_KERR_INVALID_REQUIRED_ACKS;
+    else if (!t) res->error_code = SK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    else res->error_code = produce_append(r, t, pd->index, &pd->records, res, &flush_log, &flush_offset);
+    if (res->error_code == SK_KERR_NONE && flush_log && req->acks != 0) {
+        res->error_code = produce_park(r, pw, parts, flush_log, flush_offset, res);
+        if (res->error_code != SK_KERR_NONE) res->base_offset = -1;
+    }
+    if (res->error_code != SK_KERR_NONE) res->error_message = sk_str_c(sk_kerr_name(res->error_code));
+}
+
 int
 sk_h_produce(sk_req_t *r)
 {
     sk_server_t *srv = sk_req_server(r);
     sk_ProduceRequest_t *req = sk_req_decode(r);
-    sk_ProduceResponse_t resp;
+    sk_ProduceResponse_t *resp = sk_req_alloc(r, sizeof(*resp)); /* arena: outlives a parked answer */
+    produce_wait_t *pw = NULL;
+    int32_t parts = 0;
     bool any_error = false;
 
     if (!req) return SK_ECORRUPT;
-    sk_ProduceResponse_init(&resp);
+    if (!resp) return SK_ENOMEM;
+    sk_ProduceResponse_init(resp);
+    for (int32_t i = 0; i < req->topic_data_count; i++) parts += SK_MAX(req->topic_data[i].partition_data_count, 0);
     if (req->topic_data_count > 0) {
-        resp.responses = sk_req_array(r, (size_t)req->topic_data_count, sizeof(*resp.responses));
-        if (!resp.responses) return SK_ENOMEM;
+        resp->responses = sk_req_array(r, (size_t)req->topic_data_count, sizeof(*resp->responses));
+        if (!resp->responses) return SK_ENOMEM;
     }
     for (int32_t i = 0; i < req->topic_data_count; i++) {
         const sk_ProduceRequest_TopicProduceData_t *td = &req->topic_data[i];
-        sk_ProduceResponse_TopicProduceResponse_t *tr = &resp.responses[resp.responses_count++];
+        sk_ProduceResponse_TopicProduceResponse_t *tr = &resp->responses[resp->responses_count++];
         sk_topic_t *t = td->name.len >= 0 ? sk_meta_topic(srv->meta, td->name.ptr, (size_t)td->name.len) : NULL;
         sk_ProduceResponse_TopicProduceResponse_init(tr);
         tr->name = td->name;
         if (td->partition_data_count > 0) {
             tr->partition_responses = sk_req_array(r, (size_t)td->partition_data_count, sizeof(*tr->partition_responses));
-            if (!tr->partition_responses) return SK_ENOMEM;
+            if (!tr->partition_responses) {
+                /* Parts parked already find their request gone and free the wait. */
+                if (pw && pw->pending == 0) free(pw);
+                return SK_ENOMEM;
+            }
         }
         for (int32_t j = 0; j < td->partition_data_count; j++) {
-            const sk_ProduceRequest_PartitionProduceData_t *pd = &td->partition_data[j];
             pr_res_t *res = &tr->partition_responses[tr->partition_responses_count++];
-            sk_ProduceResponse_PartitionProduceResponse_init(res);
-            res->index = pd->index;
-            res->base_offset = -1;
-            if (req->acks != 0 && req->acks != 1 && req->acks != -1) res->error_code = SK_KERR_INVALID_REQUIRED_ACKS;
-            else if (!t) res->error_code = SK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else res->error_code = produce_append(r, t, pd->index, &pd->records, res);
-            if (res->error_code != SK_KERR_NONE) {
-                any_error = true;
-                res->error_message = sk_str_c(sk_kerr_name(res->error_code));
-            }
+            produce_partition(r, req, t, &td->partition_data[j], res, &pw, parts);
+            if (res->error_code != SK_KERR_NONE) any_error = true;
         }
     }
     if (req->acks == 0) {
@@ -134,6 +246,11 @@ sk_h_produce(sk_req_t *r)
         else sk_req_finish_silent(r);
         return SK_OK;
     }
-    sk_req_respond(r, &resp);
+    if (pw && pw->pending > 0) {
+        pw->resp = resp; /* answered by the last produce_flushed */
+        return SK_OK;
+    }
+    free(pw);
+    sk_req_respond(r, resp);
     return SK_OK;
 }

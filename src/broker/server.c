@@ -1,7 +1,9 @@
 /* broker/server.c: the server object: opens the data dir (log manager + metadata image),
  * binds the listeners, runs the libev loop, a periodic tick (flushes due, idle
  * connections, checkpoints) and stops cleanly on SIGTERM/SIGINT (connections closed,
- * logs flushed, checkpoints and the clean-shutdown marker written). */
+ * logs flushed, checkpoints and the clean-shutdown marker written). fsyncs run on the
+ * storage flusher thread, which wakes the loop through flush_async; segment and topic
+ * deletion run on the storage trash thread. */
 #include "broker_int.h"
 
 #include <arpa/inet.h>
@@ -28,6 +30,39 @@ server_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     SK_INFO("event=shutdown_requested signal=%d", w->signum);
     srv->stopping = true;
     ev_break(loop, EVBREAK_ALL);
+}
+
+/* The flusher thread finished fsyncs: complete what waited for them (parked produces). */
+static void
+server_on_flushed(struct ev_loop *loop, ev_async *w, int revents)
+{
+    sk_server_t *srv = w->data;
+    (void)loop;
+    (void)revents;
+    sk_flusher_poll(srv->flusher);
+}
+
+/* Runs on the flusher thread: ev_async_send is the one libev call safe from there. */
+static void
+server_flusher_wake(void *ctx)
+{
+    sk_server_t *srv = ctx;
+    ev_async_send(srv->loop, &srv->flush_async);
+}
+
+/* Start the flusher and trash threads and hand them to the log manager. */
+static int
+server_storage_threads(sk_server_t *srv)
+{
+    int rc;
+    ev_async_init(&srv->flush_async, server_on_flushed);
+    srv->flush_async.data = srv;
+    ev_async_start(srv->loop, &srv->flush_async);
+    if ((rc = sk_flusher_new(true, server_flusher_wake, srv, &srv->flusher)) != SK_OK) return rc;
+    if ((rc = sk_trash_new(true, &srv->trash)) != SK_OK) return rc;
+    sk_logmgr_set_flusher(srv->logs, srv->flusher);
+    sk_logmgr_set_trash(srv->logs, srv->trash);
+    return SK_OK;
 }
 
 static void
@@ -208,6 +243,10 @@ sk_server_new(const sk_config_t *cfg, sk_server_t **out)
         SK_ERROR("event=log_open_failed dir=%s rc=%s", dir, sk_strerror(rc));
         goto fail;
     }
+    if ((rc = server_storage_threads(srv)) != SK_OK) {
+        SK_ERROR("event=storage_threads_failed rc=%s", sk_strerror(rc));
+        goto fail;
+    }
     if ((rc = sk_pid_alloc_open(dir, &srv->pids)) != SK_OK) {
         SK_ERROR("event=producer_id_open_failed dir=%s rc=%s", dir, sk_strerror(rc));
         goto fail;
@@ -273,7 +312,10 @@ sk_server_free(sk_server_t *srv)
     sk_coord_free(srv->coord); /* after the connections: parked group requests are gone */
     sk_meta_close(srv->meta);
     sk_pid_alloc_free(srv->pids);
-    if (srv->logs) sk_logmgr_close(srv->logs);
+    if (srv->logs) sk_logmgr_close(srv->logs); /* drains the flusher first */
+    sk_flusher_free(srv->flusher);
+    sk_trash_free(srv->trash);
+    if (srv->loop) ev_async_stop(srv->loop, &srv->flush_async);
     SK_INFO("event=stopped");
     free(srv);
 }
