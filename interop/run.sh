@@ -280,6 +280,7 @@ main() {
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
         BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
     run_test raw-api python3 "$HERE/raw/api_checks.py"
+    run_test raw-txn-fetch python3 "$HERE/raw/txn_fetch.py"
     BROKER_PID=$(broker_pid) BROKER_LOG="$DATA/skiffd.log" run_test bad-inputs python3 "$HERE/raw/bad_inputs.py"
     # starts its own skiffd with a low open-file limit
     [[ "$BROKER" == skiff ]] &&
