@@ -82,6 +82,7 @@ typedef struct sk_server {
     sk_logmgr_t *logs;       /* owned */
     sk_meta_t *meta;         /* owned */
     sk_coord_t *coord;       /* owned: group coordinator (h_group.c, h_offsets.c) */
+    sk_txn_coord_t *txn;     /* owned: transaction coordinator (h_txn.c) */
     sk_log_config_t log_defaults;
     sk_conn_t *conns;        /* owned list */
     int32_t conn_count;
@@ -149,6 +150,14 @@ int sk_h_alter_configs(sk_req_t *r);
 int sk_h_incremental_alter_configs(sk_req_t *r);
 int sk_h_create_partitions(sk_req_t *r);
 int sk_h_init_producer_id(sk_req_t *r);
+/* transactions (h_txn.c) */
+int sk_h_add_partitions_to_txn(sk_req_t *r);
+int sk_h_add_offsets_to_txn(sk_req_t *r);
+int sk_h_end_txn(sk_req_t *r);
+int sk_h_txn_offset_commit(sk_req_t *r);
+int sk_h_describe_producers(sk_req_t *r);
+int sk_h_describe_transactions(sk_req_t *r);
+int sk_h_list_transactions(sk_req_t *r);
 int sk_h_describe_log_dirs(sk_req_t *r);
 
 /* ---- producer ids (h_producer.c): never repeat, also across restarts ---- */
@@ -193,5 +202,8 @@ char *sk_req_strdup(sk_req_t *r, sk_str_t s);
 /* ---- group coordinator (h_offsets.c) ---- */
 /* Create __consumer_offsets if missing, start the coordinator, load its state. */
 int sk_server_coord_start(sk_server_t *srv);
+/* Create __transaction_state if missing, start the transaction coordinator (after the
+ * group coordinator), load its state and finish transactions found preparing (h_txn.c). */
+int sk_server_txn_start(sk_server_t *srv);
 
 #endif

@@ -38,6 +38,16 @@ const sk_handler_t sk_handlers[] = {
     /* Advertised from v0: librdkafka <= 2.11 enables idempotence only when v0 is. */
     {SK_API_INIT_PRODUCER_ID, 0, 5, 0, sk_h_init_producer_id},
     {SK_API_DELETE_RECORDS, 0, 2, 0, sk_h_delete_records},
+    /* Transactions (h_txn.c), Kafka 4.x's ranges. AddPartitionsToTxn v4+ is the batched
+     * broker form; EndTxn v5 and TxnOffsetCommit v5 are sent only once transaction.version
+     * 2 is finalized, which this broker does not advertise. */
+    {SK_API_ADD_PARTITIONS_TO_TXN, 0, 5, 0, sk_h_add_partitions_to_txn},
+    {SK_API_ADD_OFFSETS_TO_TXN, 0, 4, 0, sk_h_add_offsets_to_txn},
+    {SK_API_END_TXN, 0, 5, 0, sk_h_end_txn},
+    {SK_API_TXN_OFFSET_COMMIT, 0, 5, 0, sk_h_txn_offset_commit},
+    {SK_API_DESCRIBE_PRODUCERS, 0, 0, 0, sk_h_describe_producers},
+    {SK_API_DESCRIBE_TRANSACTIONS, 0, 0, 0, sk_h_describe_transactions},
+    {SK_API_LIST_TRANSACTIONS, 0, 1, 0, sk_h_list_transactions},
     {SK_API_DESCRIBE_LOG_DIRS, 1, 4, 1, sk_h_describe_log_dirs},
 };
 const size_t sk_handler_count = SK_ARRAY_LEN(sk_handlers);

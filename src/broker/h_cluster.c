@@ -96,16 +96,12 @@ sk_h_describe_cluster(sk_req_t *r)
 }
 
 /* FindCoordinator (v0-6; batched keys from v4). In a single-node cluster every group's
- * coordinator is this node. Transaction coordinators do not exist yet, so transactional
- * keys get COORDINATOR_NOT_AVAILABLE with a message; share groups are not supported. */
+ * and every transactional id's coordinator is this node; share groups are not
+ * supported. */
 static int16_t
 coordinator_error(int8_t key_type, const char **msg)
 {
-    if (key_type == 0) return SK_KERR_NONE;
-    if (key_type == 1) {
-        *msg = "Transactions are not supported by this broker yet";
-        return SK_KERR_COORDINATOR_NOT_AVAILABLE;
-    }
+    if (key_type == 0 || key_type == 1) return SK_KERR_NONE;
     *msg = "Unsupported coordinator key type";
     return SK_KERR_INVALID_REQUEST;
 }

@@ -98,6 +98,43 @@ produce_park(sk_req_t *r, produce_wait_t **pwp, int32_t cap, sk_log_t *log, int6
     return rc == SK_OK ? SK_KERR_NONE : SK_KERR_KAFKA_STORAGE_ERROR;
 }
 
+/* The request's transactional id (v3+: its first field; null/absent gives len -1).
+ * Read again from the body so that the append path needs no extra argument. */
+static sk_str_t
+produce_txn_id(const sk_req_t *r)
+{
+    sk_rd_t rd;
+    const uint8_t *p;
+    if (r->api_version < 3) return SK_STR_NULL;
+    sk_rd_init(&rd, r->body, r->body_len);
+    if (r->api_version >= 9) {
+        uint32_t n;
+        if (sk_rd_uvarint(&rd, &n) != SK_OK || n == 0 || sk_rd_raw(&rd, n - 1, &p) != SK_OK) return SK_STR_NULL;
+        return (sk_str_t){(const char *)p, (int32_t)(n - 1)};
+    }
+    int16_t n;
+    if (sk_rd_i16(&rd, &n) != SK_OK || n < 0 || sk_rd_raw(&rd, (size_t)n, &p) != SK_OK) return SK_STR_NULL;
+    return (sk_str_t){(const char *)p, n};
+}
+
+/* KIP-890 part 1: a transactional batch is accepted only for a partition in the ongoing
+ * transaction of its producer id and epoch, so a late or hanging write cannot slip into
+ * a later transaction. Kafka's answers: INVALID_TXN_STATE (not added, or no open
+ * transaction), INVALID_PRODUCER_EPOCH (fenced), INVALID_PRODUCER_ID_MAPPING. */
+static int16_t
+produce_check_txn(sk_req_t *r, const sk_topic_t *t, int32_t index, const sk_batch_info_t *info)
+{
+    sk_server_t *srv = sk_req_server(r);
+    sk_str_t id;
+
+    if (!(info->hdr.attributes & SK_ATTR_TRANSACTIONAL)) return SK_KERR_NONE;
+    id = produce_txn_id(r);
+    if (id.len <= 0) return SK_KERR_INVALID_TXN_STATE;
+    if (!srv->txn) return SK_KERR_NOT_ENOUGH_REPLICAS; /* retriable, as Kafka maps coordinator trouble */
+    return sk_txn_produce_check(srv->txn, id, info->hdr.producer_id, info->hdr.producer_epoch, t->name,
+                                strlen(t->name), index);
+}
+
 /* message.timestamp.after.max.ms (CreateTime topics): no record may be further in the
  * future than this; the batch's maximum decides. */
 static int16_t
@@ -151,6 +188,10 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
     if (rc != SK_OK) goto out;
     int64_t now = sk_wall_ms();
     if ((kerr = produce_check_time(srv, t, &info, now)) != SK_KERR_NONE) {
+        rc = SK_EINVAL;
+        goto out;
+    }
+    if ((kerr = produce_check_txn(r, t, index, &info)) != SK_KERR_NONE) {
         rc = SK_EINVAL;
         goto out;
     }

@@ -5,18 +5,20 @@
  * whatever producer id and epoch a v3+ request carries (KIP-360 epoch bumps apply to
  * transactional ids; an idempotent producer that asks for a bump gets a new id, and
  * starts its sequences again from 0, which every client handles). We do the same. An
- * empty transactional id is INVALID_REQUEST, as in Kafka; a non-empty one needs the
- * transaction coordinator, which does not exist yet: UNSUPPORTED_VERSION, which
- * clients report as a clear, fatal error instead of retrying forever.
+ * empty transactional id is INVALID_REQUEST, as in Kafka; a non-empty one goes to the
+ * transaction coordinator (src/coordinator/txn.c): a new id or an epoch bump that
+ * fences the older instance, aborting its open transaction first; v3+ producer id and
+ * epoch drive KIP-360 recovery. PRODUCER_FENCED exists from v4; older versions get
+ * INVALID_PRODUCER_EPOCH.
  *
  * Allocator: ids must never repeat, also across restarts and crashes, or a new producer
  * could be taken for a retry of an old one. Ids are reserved in blocks of
  * PID_BLOCK_SIZE: before the first id of a block is handed out, the block's end is
  * written (temp file + rename + fsync) to <data dir>/producer-id-block as
  * "next.block.start=<n>"; a restart starts from there, skipping the unused rest of the
- * last block, as Kafka's block allocation does. A small file in the data dir until
- * transactions arrive: then allocation moves into the coordinator and its blocks into
- * the metadata log, as in Kafka. Invariant: next <= block_end, and block_end is on disk
+ * last block, as Kafka's block allocation does. The transaction coordinator allocates
+ * through the same allocator (h_txn.c), so ids never repeat across both paths. With a
+ * controller quorum the blocks move into the metadata log, as in Kafka. Invariant: next <= block_end, and block_end is on disk
  * before any id below it is handed out. Runs on the loop thread. */
 #include "broker_int.h"
 
@@ -129,8 +131,17 @@ sk_h_init_producer_id(sk_req_t *r)
     resp.producer_epoch = -1;
     if (req->transactional_id.len == 0) {
         resp.error_code = SK_KERR_INVALID_REQUEST;
+    } else if (req->transactional_id.len > 0 && !srv->txn) {
+        resp.error_code = SK_KERR_COORDINATOR_NOT_AVAILABLE;
     } else if (req->transactional_id.len > 0) {
-        resp.error_code = SK_KERR_UNSUPPORTED_VERSION; /* transactions: not yet */
+        sk_txn_init_result_t res;
+        sk_txn_init_producer(srv->txn, req->transactional_id, req->transaction_timeout_ms, req->producer_id,
+                             req->producer_epoch, &res);
+        resp.error_code = res.error_code == SK_KERR_PRODUCER_FENCED && r->api_version < 4
+                              ? SK_KERR_INVALID_PRODUCER_EPOCH
+                              : res.error_code;
+        resp.producer_id = res.producer_id;
+        resp.producer_epoch = res.producer_epoch;
     } else if (!srv->pids && sk_pid_alloc_open(srv->cfg->log_dirs[0], &srv->pids) != SK_OK) {
         resp.error_code = SK_KERR_KAFKA_STORAGE_ERROR;
     } else if (sk_pid_alloc_next(srv->pids, &resp.producer_id) != SK_OK) {

@@ -76,6 +76,7 @@ server_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     sk_conn_close_idle(srv, now);
     if (srv->accept_paused) server_accept_resume(srv); /* retry accepting every tick */
     sk_coord_tick(srv->coord); /* session and rebalance timeouts, offset retention */
+    if (srv->txn) sk_txn_coord_tick(srv->txn); /* transaction timeouts, marker retries */
     if (now - srv->last_retention_ms >= srv->cfg->log_retention_check_interval_ms) {
         srv->last_retention_ms = now;
         sk_server_retention(srv, sk_wall_ms());
@@ -263,6 +264,7 @@ sk_server_new(const sk_config_t *cfg, sk_server_t **out)
         goto fail;
     }
     if ((rc = sk_server_coord_start(srv)) != SK_OK) goto fail;
+    if ((rc = sk_server_txn_start(srv)) != SK_OK) goto fail;
     SK_ASSERT(cfg->advertised_listener_count > 0);
     srv->adv_host = cfg->advertised_listeners[0].host;
     srv->adv_port = cfg->advertised_listeners[0].port;
@@ -309,6 +311,7 @@ sk_server_free(sk_server_t *srv)
         ev_signal_stop(srv->loop, &srv->sigterm);
         ev_signal_stop(srv->loop, &srv->sigint);
     }
+    sk_txn_coord_free(srv->txn); /* before the group coordinator it points to */
     sk_coord_free(srv->coord); /* after the connections: parked group requests are gone */
     sk_meta_close(srv->meta);
     sk_pid_alloc_free(srv->pids);
