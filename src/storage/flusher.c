@@ -7,8 +7,9 @@
  * segments from the recovery point on, their indexes, and the partition directory when
  * a segment was created since its last sync), so a segment rolled, closed or deleted
  * meanwhile never closes a descriptor the worker is using (an fsync through a dup
- * syncs the same open file). Requests arriving while a log's job runs are batched into
- * the next one, which covers the LEO as of the moment the first job finished; the
+ * syncs the same open file). A request for a log whose job still waits in the queue
+ * extends that job to the LEO; requests arriving while a log's job runs are batched
+ * into the next one, which covers the LEO as of the moment the first job finished. The
  * worker takes every queued job of every log in one go. The worker reports back
  * through the wake callback (the broker's ev_async); the loop thread then calls
  * sk_flusher_poll, which moves recovery points and completes waiters in offset order.
@@ -43,6 +44,8 @@ struct flush_job {
     int64_t covered_end;    /* next_offset of the last segment the job covers */
     flush_fd_t fds[FLUSH_JOB_FDS_MAX]; /* owned */
     int32_t fd_count;
+    bool has_dir;           /* fds include the partition directory */
+    bool taken;             /* mu: the worker took it; until then the loop may extend it */
     int rc;                 /* worker: SK_OK or SK_EIO */
     int err;                /* worker: errno of the failed sync */
 };
@@ -103,6 +106,7 @@ flusher_run_batch(sk_flusher_t *f)
     flush_job_t *batch = f->todo;
     f->todo = f->todo_tail = NULL;
     f->busy = batch != NULL;
+    for (flush_job_t *j = batch; j; j = j->next) j->taken = true;
     pthread_mutex_unlock(&f->mu);
     if (!batch) return 0;
     for (flush_job_t *j = batch; j; j = j->next, n++) job_run(j, &st);
@@ -262,6 +266,7 @@ job_build(sk_log_t *log, flush_job_t *j)
         j->fds[j->fd_count].fd = dfd;
         j->fds[j->fd_count].data_only = false;
         j->fd_count++;
+        j->has_dir = true;
         log->dir_dirty = false;
     }
     return SK_OK;
@@ -304,6 +309,37 @@ flusher_submit(sk_flusher_t *f, sk_log_t *log)
     pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
     return SK_OK;
+}
+
+/* A request while the log's job waits in the queue: the job is rebuilt to cover the
+ * LEO now, so it is answered by that job rather than the next. false when the worker
+ * has taken the job already. */
+static bool
+flusher_extend(sk_flusher_t *f, sk_log_t *log)
+{
+    flush_job_t *j = log->flush_job;
+    bool done = false;
+
+    pthread_mutex_lock(&f->mu);
+    if (!j->taken && j->target < log->leo) {
+        for (int32_t i = 0; i < j->fd_count; i++) close(j->fds[i].fd);
+        j->fd_count = 0;
+        if (j->has_dir) log->dir_dirty = true;
+        j->has_dir = false;
+        done = job_build(log, j) == SK_OK;
+        if (!done) {
+            /* Keep what was built: the request waits for the next job instead. */
+            for (int32_t i = 0; i < j->fd_count; i++) close(j->fds[i].fd);
+            j->fd_count = 0;
+            j->target = j->covered_end = j->active_base = -1;
+            log->dir_dirty = true;
+            log->flush_again = true;
+        }
+    } else if (!j->taken) {
+        done = true; /* it already covers the LEO */
+    }
+    pthread_mutex_unlock(&f->mu);
+    return done;
 }
 
 /* Complete (and unlink) the waiters of log with offset <= upto, or all with rc. */
@@ -392,7 +428,7 @@ sk_log_flush_request(sk_log_t *log)
     if (!log->flusher) return sk_log_flush(log);
     if (log->durable_offset >= log->leo && !log->dir_dirty) return SK_OK;
     if (log->flush_job) {
-        log->flush_again = true;
+        if (!flusher_extend(log->flusher, log)) log->flush_again = true;
         return SK_OK;
     }
     return flusher_submit(log->flusher, log);
@@ -424,7 +460,7 @@ sk_log_flush_wait(sk_log_t *log, int64_t offset, sk_flush_waiter_t *w, sk_flush_
     if (at) at->next = w;
     else log->waiters = w;
     if (log->flush_job) {
-        log->flush_again = true;
+        if (!flusher_extend(log->flusher, log)) log->flush_again = true;
         return SK_AGAIN;
     }
     rc = flusher_submit(log->flusher, log);
