@@ -24,6 +24,11 @@ sk_log_config_defaults(sk_log_config_t *cfg)
     cfg->flush_interval_ms = INT64_MAX;
     cfg->log_append_time = false;
     cfg->writeback_bytes = 1024 * 1024;
+    cfg->compact = false;
+    cfg->min_cleanable_ratio = 0.5;
+    cfg->delete_retention_ms = 24LL * 3600 * 1000;
+    cfg->min_compaction_lag_ms = 0;
+    cfg->max_compaction_lag_ms = INT64_MAX;
 }
 
 const char *sk_log_topic(const sk_log_t *log) { return log->topic; }
@@ -126,6 +131,8 @@ log_alloc(const char *dir, const char *topic, int32_t partition, const sk_log_co
     log->partition = partition;
     log->cfg = *cfg;
     log->dirty_since_ms = -1;
+    log->clean_offset = -1;
+    log->clean_horizon_ms = -1;
     sk_pstate_init(&log->pstate);
     sk_txnidx_init(&log->aborted);
     return log;

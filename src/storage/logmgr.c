@@ -108,7 +108,7 @@ remove_dir_files(const char *path)
 }
 
 typedef struct mgr_ckpts {
-    sk_ckpt_t recovery, hw, start;
+    sk_ckpt_t recovery, hw, start, cleaner;
 } mgr_ckpts_t;
 
 static void
@@ -169,7 +169,7 @@ mgr_lock(sk_logmgr_t *mgr)
 }
 
 static int
-mgr_open_log(sk_logmgr_t *mgr, const char *name, bool clean, sk_map_t idx[3])
+mgr_open_log(sk_logmgr_t *mgr, const char *name, bool clean, sk_map_t idx[4])
 {
     char topic[TOPIC_NAME_MAX + 1], path[SK_PATH_MAX];
     int32_t partition;
@@ -199,13 +199,14 @@ mgr_open_log(sk_logmgr_t *mgr, const char *name, bool clean, sk_map_t idx[3])
     log->dir_offline = &mgr->offline;
     log->flusher = mgr->flusher;
     log->trash = mgr->trash;
+    log->clean_offset = ckpt_lookup(&idx[3], name);
     rc = sk_map_put(&mgr->logs, name, strlen(name), log);
     if (rc != SK_OK) sk_log_close(log, false);
     return rc;
 }
 
 static int
-mgr_scan(sk_logmgr_t *mgr, bool clean, sk_map_t idx[3])
+mgr_scan(sk_logmgr_t *mgr, bool clean, sk_map_t idx[4])
 {
     char path[SK_PATH_MAX];
     struct dirent *de;
@@ -234,11 +235,11 @@ sk_logmgr_open(const char *dir, const sk_log_config_t *defaults, sk_logmgr_t **o
 {
     char marker[SK_PATH_MAX];
     mgr_ckpts_t ck = {0};
-    sk_map_t idx[3];
+    sk_map_t idx[4];
     int rc = SK_ENOMEM;
     sk_logmgr_t *mgr = calloc(1, sizeof(*mgr));
 
-    for (int i = 0; i < 3; i++) sk_map_init(&idx[i]);
+    for (int i = 0; i < 4; i++) sk_map_init(&idx[i]);
     if (mgr) mgr->lock_fd = -1;
     if (!mgr || !(mgr->dir = strdup(dir))) goto fail;
     mgr->defaults = *defaults;
@@ -251,9 +252,11 @@ sk_logmgr_open(const char *dir, const sk_log_config_t *defaults, sk_logmgr_t **o
     ckpt_load(&ck.recovery, dir, SK_CKPT_RECOVERY);
     ckpt_load(&ck.hw, dir, SK_CKPT_REPLICATION);
     ckpt_load(&ck.start, dir, SK_CKPT_LOG_START);
+    ckpt_load(&ck.cleaner, dir, SK_CKPT_CLEANER);
     rc = ckpt_index(&ck.recovery, &idx[0]);
     if (rc == SK_OK) rc = ckpt_index(&ck.hw, &idx[1]);
     if (rc == SK_OK) rc = ckpt_index(&ck.start, &idx[2]);
+    if (rc == SK_OK) rc = ckpt_index(&ck.cleaner, &idx[3]);
     if (rc == SK_OK) rc = mgr_scan(mgr, clean, idx);
     if (rc != SK_OK) goto fail;
     if (clean) {
@@ -273,10 +276,32 @@ fail:
         else free(mgr);
     }
 done:
-    for (int i = 0; i < 3; i++) sk_map_deinit(&idx[i]);
+    for (int i = 0; i < 4; i++) sk_map_deinit(&idx[i]);
     sk_ckpt_free(&ck.recovery);
     sk_ckpt_free(&ck.hw);
     sk_ckpt_free(&ck.start);
+    sk_ckpt_free(&ck.cleaner);
+    return rc;
+}
+
+/* cleaner-offset-checkpoint: one line per log that has been cleaned. */
+int
+sk_logmgr_checkpoint_cleaner(sk_logmgr_t *mgr)
+{
+    char path[SK_PATH_MAX];
+    sk_ckpt_t ck = {0};
+    sk_map_entry_t *e;
+    int rc = SK_OK;
+
+    for (size_t i = 0; rc == SK_OK && sk_map_next(&mgr->logs, &i, &e);) {
+        const sk_log_t *log = e->value;
+        if (log->clean_offset >= 0) rc = sk_ckpt_add(&ck, log->topic, log->partition, log->clean_offset);
+    }
+    if (rc == SK_OK) {
+        snprintf(path, sizeof(path), "%s/%s", mgr->dir, SK_CKPT_CLEANER);
+        rc = sk_ckpt_write(&ck, path);
+    }
+    sk_ckpt_free(&ck);
     return rc;
 }
 
@@ -306,6 +331,7 @@ sk_logmgr_checkpoint(sk_logmgr_t *mgr)
         snprintf(path, sizeof(path), "%s/%s", mgr->dir, SK_CKPT_LOG_START);
         rc = sk_ckpt_write(&ck.start, path);
     }
+    if (rc == SK_OK) rc = sk_logmgr_checkpoint_cleaner(mgr);
     sk_ckpt_free(&ck.recovery);
     sk_ckpt_free(&ck.hw);
     sk_ckpt_free(&ck.start);

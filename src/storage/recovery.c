@@ -156,7 +156,9 @@ sk_log_load_segments(sk_log_t *log, bool clean)
     base_list_t bases = {0};
     sk_seg_t *seg = NULL;
     bool any_recovered = false;
-    int rc = list_segments(log->dir, &bases);
+    int rc = sk_clean_recover_dir(log->dir); /* an interrupted cleaner swap */
+
+    if (rc == SK_OK) rc = list_segments(log->dir, &bases);
 
     if (rc != SK_OK) goto done;
     if (bases.count == 0) {

@@ -4,8 +4,10 @@
  * after the segment is closed or deleted. Also the block reader used to walk batch
  * headers, and recovery of one segment (re-validate every batch, cut a torn tail,
  * rebuild the indexes). Runs on the partition's thread.
- * Invariants: batches back to back from position 0 with contiguous offsets starting at
- * base_offset; size_bytes is where the next batch goes; an index entry (last offset of
+ * Invariants: batches back to back from position 0 with increasing offsets starting at
+ * base_offset (contiguous, except in a segment the cleaner rewrote, which has gaps and
+ * may start later; it still ends at the next segment's base); size_bytes is where the
+ * next batch goes; an index entry (last offset of
  * a batch, position of that batch) is added once more than index.interval.bytes were
  * appended since the previous one, as Kafka does. Format: docs/storage-format.md. */
 #include "storage_int.h"
@@ -369,7 +371,8 @@ seg_recover_walk(sk_seg_t *seg, const sk_log_config_t *cfg, sk_scan_t *s, sk_seg
         if (rc != SK_OK) return rc;
         int64_t total = (int64_t)h.batch_length + SK_LOG_OVERHEAD;
         int64_t last = h.base_offset + h.last_offset_delta;
-        if (h.base_offset != seg->next_offset) return SK_OK;
+        /* Offsets only increase; a compacted segment has gaps between batches. */
+        if (h.base_offset < seg->next_offset) return SK_OK;
         if (last - seg->base_offset > INT32_MAX || pos + total > UINT32_MAX) return SK_OK;
         if (h.records_count < 0 || h.records_count > h.last_offset_delta + 1) return SK_OK;
         rc = seg_batch_crc_ok(s, pos, total, &crc_ok);

@@ -28,6 +28,12 @@ typedef struct sk_log_config {
     bool log_append_time;           /* message.timestamp.type=LogAppendTime */
     int64_t writeback_bytes;        /* skiff.log.writeback.bytes: start writeback of each
                                      * full chunk of this size (0 = leave it to the kernel) */
+    /* compaction (cleaner*.c; docs/compaction.md) */
+    bool compact;                   /* cleanup.policy contains compact (default delete) */
+    double min_cleanable_ratio;     /* min.cleanable.dirty.ratio (default 0.5) */
+    int64_t delete_retention_ms;    /* delete.retention.ms: tombstones kept (default 1 day) */
+    int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms (default 0) */
+    int64_t max_compaction_lag_ms;  /* max.compaction.lag.ms (default INT64_MAX) */
 } sk_log_config_t;
 void sk_log_config_defaults(sk_log_config_t *cfg);
 
@@ -225,6 +231,60 @@ typedef struct sk_log_producer_info {
 } sk_log_producer_info_t;
 typedef void (*sk_log_producer_cb)(void *ctx, const sk_log_producer_info_t *p);
 void sk_log_producer_foreach(const sk_log_t *log, sk_log_producer_cb cb, void *ctx);
+/* ---- compaction (cleaner.c, cleaner_swap.c, cleaner_thread.c; docs/compaction.md) ----
+ * A log whose config has compact set keeps the newest record per key in its sealed
+ * segments: the cleaner rewrites them into <base>.log.cleaned (+ indexes) off the loop
+ * thread and the loop thread swaps them in (.cleaned -> .swap -> final names). Offsets
+ * never change. The clean/dirty boundary of each log is kept per data dir in
+ * cleaner-offset-checkpoint. */
+typedef struct sk_clean_stats {
+    int64_t bytes_read;       /* bytes of the segments rewritten */
+    int64_t bytes_written;    /* bytes of the cleaned segments */
+    int64_t records_removed;
+    int64_t batches_removed;
+    int32_t segments_in;      /* segments replaced */
+    int32_t segments_out;     /* cleaned segments swapped in */
+    int64_t clean_offset;     /* new clean/dirty boundary */
+    int64_t elapsed_us;       /* time spent rewriting (cleaner thread) */
+} sk_clean_stats_t;
+typedef struct sk_clean_opts {
+    int64_t now_ms;
+    int64_t map_bytes;        /* key map budget (log.cleaner.dedupe.buffer.size / threads) */
+    int32_t io_buffer_bytes;  /* log.cleaner.io.buffer.size */
+    int32_t swap_stop_step;   /* tests: stop the swap after this many steps (-1: all) */
+} sk_clean_opts_t;
+/* What sk_log_clean_check found: the cleanable range [first_dirty, first_uncleanable)
+ * and its dirty ratio. */
+typedef struct sk_clean_check {
+    int64_t first_dirty;
+    int64_t first_uncleanable;
+    int64_t clean_bytes;
+    int64_t dirty_bytes;
+    double dirty_ratio;
+    bool cleanable;           /* past the ratio, due by max.compaction.lag.ms, or a
+                               * tombstone horizon has passed */
+} sk_clean_check_t;
+void sk_log_clean_check(const sk_log_t *log, int64_t now_ms, sk_clean_check_t *out);
+int64_t sk_log_clean_offset(const sk_log_t *log);
+/* Compact the log now on the calling thread (tests, tools): check, rewrite, swap.
+ * SK_ENOENT when there is nothing cleanable. */
+int sk_log_clean(sk_log_t *log, const sk_clean_opts_t *opts, sk_clean_stats_t *stats);
+/* The cleaner thread of a log manager (log.cleaner.threads = 1). The loop thread calls
+ * sk_cleaner_poll from its tick: it installs a finished result (if its segments are
+ * still there) and hands the filthiest cleanable log to the thread every backoff_ms. */
+typedef struct sk_cleaner sk_cleaner_t;
+typedef struct sk_cleaner_options {
+    int64_t dedupe_buffer_bytes; /* log.cleaner.dedupe.buffer.size */
+    int32_t io_buffer_bytes;     /* log.cleaner.io.buffer.size */
+    int64_t backoff_ms;          /* log.cleaner.backoff.ms */
+    bool threaded;               /* false: sk_cleaner_poll runs the work itself (tests) */
+} sk_cleaner_options_t;
+int sk_cleaner_new(sk_logmgr_t *mgr, const sk_cleaner_options_t *opt, sk_cleaner_t **out);
+/* Stop the thread (an unfinished rewrite is abandoned, its .cleaned files removed). */
+void sk_cleaner_free(sk_cleaner_t *c);
+/* Loop thread. Returns the number of logs whose cleaning was installed. */
+int32_t sk_cleaner_poll(sk_cleaner_t *c, int64_t now_ms);
+void sk_cleaner_totals(const sk_cleaner_t *c, sk_clean_stats_t *out); /* sums so far */
 /* Walk every invariant (tests call it after each step). */
 void sk_log_verify(const sk_log_t *log);
 

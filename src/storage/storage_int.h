@@ -21,6 +21,7 @@
 #define SK_CKPT_RECOVERY "recovery-point-offset-checkpoint"
 #define SK_CKPT_REPLICATION "replication-offset-checkpoint"
 #define SK_CKPT_LOG_START "log-start-offset-checkpoint"
+#define SK_CKPT_CLEANER "cleaner-offset-checkpoint"
 #define SK_SCAN_BLOCK_BYTES (16 * 1024)  /* one pread while scanning batch headers */
 #define SK_META_FILE_MAX_BYTES (64u << 20) /* cap on checkpoint files we read */
 #define SK_PATH_MAX 4096
@@ -304,6 +305,11 @@ struct sk_log {
     bool *dir_offline;        /* borrowed: the log manager's flag (NULL outside one): a
                                * failed fsync anywhere takes the whole data dir offline */
     sk_pstate_t pstate;       /* owned: idempotent producer state */
+    /* cleaner*.c: compaction */
+    int64_t clean_offset;     /* below it the log is clean (cleaner-offset-checkpoint); -1 */
+    int64_t clean_horizon_ms; /* earliest tombstone delete horizon written by the cleaner,
+                               * -1 none: when it passes, the log is cleanable again */
+    bool cleaning;            /* a rewrite of its segments is with the cleaner thread */
     sk_txnidx_t aborted;      /* owned: aborted transactions of every segment (txn.c) */
     /* flusher.c: fsync on the flusher thread */
     sk_flusher_t *flusher;    /* borrowed: the manager's (NULL: flush synchronously) */
@@ -344,6 +350,88 @@ int sk_log_seg_unlink(sk_log_t *log, int64_t base_offset);
 int sk_trash_dir(sk_trash_t *t, const char *path);
 /* Remove <name>.deleted files left in a partition directory by a crash. */
 void sk_trash_sweep_dir(const char *dir);
+
+/* ---- cleaner*.c: compaction (docs/compaction.md) ----
+ * The loop thread describes a log's cleanable sealed segments in a task (refs on their
+ * files held by the task, taken and dropped on the loop thread only); the cleaner
+ * thread fills the key map and writes <base>.{log,index,timeindex}.cleaned per group
+ * of segments (sk_clean_task_run); the loop thread swaps them in if those segments are
+ * still the log's (sk_clean_task_install). */
+#define SK_CLEANED_EXT ".cleaned"
+#define SK_SWAP_EXT ".swap"
+typedef struct sk_clean_slot {
+    uint64_t h1, h2;         /* 128-bit hash of the key */
+    int64_t offset;          /* newest offset of the key */
+    bool used, offset_set;
+} sk_clean_slot_t;
+typedef struct sk_clean_map {
+    sk_clean_slot_t *slots;  /* owned: slot_count, a power of two */
+    size_t slot_count;
+    size_t entries;
+    size_t max_entries;      /* 90% of the slots */
+} sk_clean_map_t;
+int sk_clean_map_init(sk_clean_map_t *m, int64_t bytes);
+void sk_clean_map_deinit(sk_clean_map_t *m);
+bool sk_clean_map_put(sk_clean_map_t *m, const uint8_t *key, size_t len, int64_t offset); /* false: full */
+bool sk_clean_map_get(const sk_clean_map_t *m, const uint8_t *key, size_t len, int64_t *offset);
+typedef struct sk_clean_seg {
+    int64_t base_offset;
+    int64_t next_offset;
+    int64_t size_bytes;
+    sk_fref_t *file;         /* ref held by the task */
+} sk_clean_seg_t;
+typedef struct sk_clean_prod {
+    int64_t producer_id;
+    int64_t last_offset;     /* last offset of its last batch */
+} sk_clean_prod_t;
+typedef struct sk_clean_group {
+    int32_t first, count;    /* task->segs[first .. first+count) become one segment */
+    bool written;            /* its .cleaned files exist */
+    int64_t size_bytes;      /* of the cleaned .log */
+} sk_clean_group_t;
+typedef struct sk_clean_task {
+    char *dir;               /* owned copy of the log's directory */
+    char *topic;             /* owned copy */
+    int32_t partition;
+    sk_clean_seg_t *segs;    /* owned: the sealed segments below first_uncleanable */
+    int32_t seg_count;
+    sk_clean_prod_t *prods;  /* owned: ascending producer id */
+    int32_t prod_count;
+    int64_t first_dirty;
+    int64_t first_uncleanable;
+    int64_t now_ms;
+    int64_t delete_retention_ms;
+    int64_t segment_bytes;
+    int32_t index_interval_bytes;
+    int64_t map_bytes;
+    int32_t io_buffer_bytes;
+    /* results (cleaner thread) */
+    int rc;
+    int64_t map_end;         /* the map covers [first_dirty, map_end): the new boundary */
+    sk_clean_group_t *groups; /* owned */
+    int32_t group_count;
+    int64_t min_horizon_ms;  /* earliest delete horizon written, -1 none */
+    sk_clean_stats_t stats;
+    struct sk_clean_task *next; /* the cleaner's queue */
+} sk_clean_task_t;
+int sk_clean_build_map(sk_clean_task_t *t, sk_clean_map_t *map, uint8_t *buf, size_t cap);
+/* Cleaner thread: build the map, write every group's .cleaned files (fsynced). */
+void sk_clean_task_run(sk_clean_task_t *t);
+/* Loop thread: describe the log's cleanable segments (NULL task + SK_ENOENT when
+ * nothing is cleanable), swap a finished task in, free a task (removing .cleaned files
+ * it left), remove the .cleaned files of one group. */
+int sk_clean_task_new(sk_log_t *log, const sk_clean_opts_t *opts, sk_clean_task_t **out);
+int sk_clean_task_install(sk_log_t *log, sk_clean_task_t *t, int32_t stop_step);
+void sk_clean_task_free(sk_clean_task_t *t);
+void sk_clean_group_unlink(const char *dir, int64_t base); /* remove <base>.*.cleaned */
+/* logmgr.c: write cleaner-offset-checkpoint (the clean offsets of the compacted logs). */
+int sk_logmgr_checkpoint_cleaner(sk_logmgr_t *mgr);
+
+/* cleaner_swap.c: before a partition directory is listed at open, finish or undo an
+ * interrupted swap: <base>.*.cleaned are removed; a <base>.log.swap is complete (it was
+ * fsynced before its rename), so the segments it replaces are removed and its files
+ * take their final names; a lone index .swap is removed. */
+int sk_clean_recover_dir(const char *dir);
 
 /* recovery.c: load segments of a log directory, recovering after an unclean stop. */
 int sk_log_load_segments(sk_log_t *log, bool clean);
