@@ -277,6 +277,8 @@ main() {
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
     run_test groups "$HERE/groups.sh" --broker "$BROKER" --build-dir "$BUILD_DIR"
     run_test java-idempotent "$HERE/java/run.sh" it-java-idem
+    # Kafka's CLI tools against skiffd and against a reference Kafka it starts itself
+    [[ "$BROKER" == skiff ]] && run_test kafka-cli "$HERE/kafka_cli.sh" it-cli
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
         BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
     run_test raw-api python3 "$HERE/raw/api_checks.py"

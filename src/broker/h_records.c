@@ -1,12 +1,13 @@
 /* broker/h_records.c: DeleteRecords (v0-2) and the periodic retention pass. DeleteRecords
  * moves a partition's log start offset (offset -1 = the high watermark; beyond it
- * OFFSET_OUT_OF_RANGE) and answers the new low watermark. Retention runs every
+ * OFFSET_OUT_OF_RANGE) and answers the new low watermark; a topic whose cleanup.policy
+ * lacks delete answers POLICY_VIOLATION, as Kafka does. Retention runs every
  * log.retention.check.interval.ms over topics whose cleanup.policy includes delete,
  * with the topic's retention.ms / retention.bytes or the broker's. */
 #include "broker_int.h"
 
 static void
-dr_partition(sk_topic_t *t, const sk_DeleteRecordsRequest_DeleteRecordsPartition_t *rp,
+dr_partition(const sk_meta_t *meta, sk_topic_t *t, const sk_DeleteRecordsRequest_DeleteRecordsPartition_t *rp,
              sk_DeleteRecordsResponse_DeleteRecordsPartitionResult_t *out)
 {
     sk_partition_t *p;
@@ -18,6 +19,14 @@ dr_partition(sk_topic_t *t, const sk_DeleteRecordsRequest_DeleteRecordsPartition
     out->low_watermark = -1;
     if (!t || rp->partition_index < 0 || rp->partition_index >= t->partition_count) {
         out->error_code = SK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    /* As Kafka: records of a compact-only topic are removed by the cleaner alone. */
+    char buf[64];
+    bool dflt;
+    const char *policy = sk_topic_config_value(meta, t, "cleanup.policy", &dflt, buf, sizeof(buf));
+    if (policy && !strstr(policy, "delete")) {
+        out->error_code = SK_KERR_POLICY_VIOLATION;
         return;
     }
     p = &t->partitions[rp->partition_index];
@@ -52,7 +61,7 @@ sk_h_delete_records(sk_req_t *r)
             if (!tr->partitions) return SK_ENOMEM;
         }
         for (int32_t j = 0; j < rt->partitions_count; j++)
-            dr_partition(t, &rt->partitions[j], &tr->partitions[tr->partitions_count++]);
+            dr_partition(srv->meta, t, &rt->partitions[j], &tr->partitions[tr->partitions_count++]);
     }
     sk_req_respond(r, &resp);
     return SK_OK;
