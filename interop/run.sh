@@ -273,6 +273,7 @@ main() {
     restart_test
     [[ "$BROKER" == skiff ]] && SKIFFD="$BUILD_DIR/skiffd" run_test idempotent-crash "$BIN/idempotent_crash" it-idem-crash
     run_test idempotent-seq "$BIN/idempotent_seq" it-idem-seq
+    run_test txn-basic "$BIN/txn_basic" it-txn-basic
     run_test txn-read-committed "$BIN/txn_read_committed" it-txn-rc
     run_test kcat "$HERE/kcat.sh" it-kcat
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
