@@ -99,6 +99,7 @@ typedef struct sk_server {
     int64_t last_retention_ms;  /* monotonic time of the last retention pass */
     sk_flusher_t *flusher;   /* owned: group-commit fsync thread (storage) */
     sk_trash_t *trash;       /* owned: background deletion thread (storage) */
+    sk_cleaner_t *cleaner;   /* owned: compaction thread (storage); NULL when disabled */
     ev_async flush_async;    /* the flusher's wake-up: completes parked produces */
     bool stopping;
 } sk_server_t;

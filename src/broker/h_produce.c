@@ -152,6 +152,15 @@ produce_check_time(sk_server_t *srv, const sk_topic_t *t, const sk_batch_info_t 
     return SK_KERR_NONE;
 }
 
+/* Kafka refuses a record without a key in a topic whose cleanup.policy has compact
+ * (LogValidator: INVALID_RECORD); the cleaner could never replace it. */
+static int
+produce_key_cb(void *ctx, const sk_record_t *rec)
+{
+    (void)ctx;
+    return rec->key.len < 0 ? SK_EINVAL : SK_OK;
+}
+
 static int16_t
 produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *recs, pr_res_t *res,
                sk_log_t **flush_log, int64_t *flush_offset)
@@ -188,6 +197,12 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
     if (rc != SK_OK) goto out;
     int64_t now = sk_wall_ms();
     if ((kerr = produce_check_time(srv, t, &info, now)) != SK_KERR_NONE) {
+        rc = SK_EINVAL;
+        goto out;
+    }
+    if (t->log_cfg.compact &&
+        sk_batch_foreach_record(batch, len, chk.max_decompressed_bytes, produce_key_cb, NULL) != SK_OK) {
+        kerr = SK_KERR_INVALID_RECORD;
         rc = SK_EINVAL;
         goto out;
     }

@@ -3,7 +3,8 @@
  * connections, checkpoints) and stops cleanly on SIGTERM/SIGINT (connections closed,
  * logs flushed, checkpoints and the clean-shutdown marker written). fsyncs run on the
  * storage flusher thread, which wakes the loop through flush_async; segment and topic
- * deletion run on the storage trash thread. */
+ * deletion run on the storage trash thread; compaction runs on the storage cleaner
+ * thread, fed and harvested from the tick. */
 #include "broker_int.h"
 
 #include <arpa/inet.h>
@@ -85,6 +86,23 @@ server_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         srv->last_checkpoint_ms = now;
         sk_logmgr_checkpoint(srv->logs);
     }
+    if (srv->cleaner) sk_cleaner_poll(srv->cleaner, sk_wall_ms()); /* swap in, hand out */
+}
+
+/* log.cleaner.enable and log.cleaner.threads > 0: one compaction thread. */
+static int
+server_cleaner_start(sk_server_t *srv)
+{
+    const sk_config_t *cfg = srv->cfg;
+    if (!cfg->log_cleaner_enable || cfg->log_cleaner_threads <= 0) {
+        SK_INFO("event=cleaner_disabled");
+        return SK_OK;
+    }
+    sk_cleaner_options_t o = {.dedupe_buffer_bytes = cfg->log_cleaner_dedupe_buffer_size,
+                              .io_buffer_bytes = cfg->log_cleaner_io_buffer_size,
+                              .backoff_ms = cfg->log_cleaner_backoff_ms,
+                              .threaded = true};
+    return sk_cleaner_new(srv->logs, &o, &srv->cleaner);
 }
 
 /* Out of file descriptors (or memory): a listening socket stays readable, so keep
@@ -198,6 +216,12 @@ server_log_defaults(const sk_config_t *cfg, sk_log_config_t *lc)
     lc->flush_interval_ms = cfg->log_flush_interval_ms < 0 ? INT64_MAX : cfg->log_flush_interval_ms;
     lc->log_append_time = cfg->log_message_timestamp_type_append;
     lc->writeback_bytes = cfg->log_writeback_bytes;
+    lc->compact = cfg->log_cleanup_policy && strstr(cfg->log_cleanup_policy, "compact");
+    lc->cleanup_delete = cfg->log_cleanup_policy && strstr(cfg->log_cleanup_policy, "delete");
+    lc->min_cleanable_ratio = cfg->log_cleaner_min_cleanable_ratio;
+    lc->delete_retention_ms = cfg->log_cleaner_delete_retention_ms;
+    lc->min_compaction_lag_ms = cfg->log_cleaner_min_compaction_lag_ms;
+    lc->max_compaction_lag_ms = cfg->log_cleaner_max_compaction_lag_ms;
 }
 
 /* max.connections as set, or when unset: the open-file limit is raised to its hard
@@ -265,6 +289,10 @@ sk_server_new(const sk_config_t *cfg, sk_server_t **out)
     }
     if ((rc = sk_server_coord_start(srv)) != SK_OK) goto fail;
     if ((rc = sk_server_txn_start(srv)) != SK_OK) goto fail;
+    if ((rc = server_cleaner_start(srv)) != SK_OK) {
+        SK_ERROR("event=cleaner_start_failed rc=%s", sk_strerror(rc));
+        goto fail;
+    }
     SK_ASSERT(cfg->advertised_listener_count > 0);
     srv->adv_host = cfg->advertised_listeners[0].host;
     srv->adv_port = cfg->advertised_listeners[0].port;
@@ -311,6 +339,7 @@ sk_server_free(sk_server_t *srv)
         ev_signal_stop(srv->loop, &srv->sigterm);
         ev_signal_stop(srv->loop, &srv->sigint);
     }
+    sk_cleaner_free(srv->cleaner); /* joins the thread; the logs are still open */
     sk_txn_coord_free(srv->txn); /* before the group coordinator it points to */
     sk_coord_free(srv->coord); /* after the connections: parked group requests are gone */
     sk_meta_close(srv->meta);

@@ -17,20 +17,20 @@ typedef struct topic_cfg_def {
 } topic_cfg_def_t;
 
 static const topic_cfg_def_t topic_cfgs[] = {
-    {"cleanup.policy", TC_LIST, 0, "delete", "delete,compact"},
+    {"cleanup.policy", TC_LIST, 0, NULL, "delete,compact"},
     {"compression.type", TC_ENUM, 0, "producer", "uncompressed,zstd,lz4,snappy,gzip,producer"},
-    {"delete.retention.ms", TC_LONG, 0, "86400000", NULL},
+    {"delete.retention.ms", TC_LONG, 0, NULL, NULL},
     {"file.delete.delay.ms", TC_LONG, 0, "60000", NULL},
     {"flush.messages", TC_LONG, 1, NULL, NULL},
     {"flush.ms", TC_LONG, 0, NULL, NULL},
     {"index.interval.bytes", TC_INT, 0, NULL, NULL},
-    {"max.compaction.lag.ms", TC_LONG, 1, "9223372036854775807", NULL},
+    {"max.compaction.lag.ms", TC_LONG, 1, NULL, NULL},
     {"max.message.bytes", TC_INT, 0, NULL, NULL},
     {"message.timestamp.after.max.ms", TC_LONG, 0, "3600000", NULL},
     {"message.timestamp.before.max.ms", TC_LONG, 0, "9223372036854775807", NULL},
     {"message.timestamp.type", TC_ENUM, 0, NULL, "CreateTime,LogAppendTime"},
-    {"min.cleanable.dirty.ratio", TC_DOUBLE, 0, "0.5", NULL},
-    {"min.compaction.lag.ms", TC_LONG, 0, "0", NULL},
+    {"min.cleanable.dirty.ratio", TC_DOUBLE, 0, NULL, NULL},
+    {"min.compaction.lag.ms", TC_LONG, 0, NULL, NULL},
     {"min.insync.replicas", TC_INT, 1, "1", NULL},
     {"preallocate", TC_BOOL, 0, "false", NULL},
     {"retention.bytes", TC_LONG, INT64_MIN, NULL, NULL},
@@ -171,6 +171,12 @@ sk_topic_config_value(const sk_meta_t *m, const sk_topic_t *t, const char *name,
     else if (!strcmp(name, "segment.ms")) snprintf(buf, buf_len, "%" PRId64, ld->segment_ms);
     else if (!strcmp(name, "retention.ms")) snprintf(buf, buf_len, "%" PRId64, m->opt.retention_ms);
     else if (!strcmp(name, "retention.bytes")) snprintf(buf, buf_len, "%" PRId64, m->opt.retention_bytes);
+    else if (!strcmp(name, "cleanup.policy"))
+        snprintf(buf, buf_len, "%s", ld->compact ? (ld->cleanup_delete ? "compact,delete" : "compact") : "delete");
+    else if (!strcmp(name, "delete.retention.ms")) snprintf(buf, buf_len, "%" PRId64, ld->delete_retention_ms);
+    else if (!strcmp(name, "min.compaction.lag.ms")) snprintf(buf, buf_len, "%" PRId64, ld->min_compaction_lag_ms);
+    else if (!strcmp(name, "max.compaction.lag.ms")) snprintf(buf, buf_len, "%" PRId64, ld->max_compaction_lag_ms);
+    else if (!strcmp(name, "min.cleanable.dirty.ratio")) snprintf(buf, buf_len, "%g", ld->min_cleanable_ratio);
     else return NULL;
     return buf;
 }
@@ -188,6 +194,15 @@ meta_topic_log_config(const sk_meta_t *m, sk_topic_t *t)
     if ((v = override_of(t, "flush.messages"))) t->log_cfg.flush_interval_messages = strtoll(v, NULL, 10);
     if ((v = override_of(t, "flush.ms"))) t->log_cfg.flush_interval_ms = strtoll(v, NULL, 10);
     if ((v = override_of(t, "message.timestamp.type"))) t->log_cfg.log_append_time = !strcasecmp(v, "LogAppendTime");
+    /* compaction (storage/cleaner*.c) */
+    if ((v = override_of(t, "cleanup.policy"))) {
+        t->log_cfg.compact = strcasestr(v, "compact") != NULL;
+        t->log_cfg.cleanup_delete = strcasestr(v, "delete") != NULL;
+    }
+    if ((v = override_of(t, "min.cleanable.dirty.ratio"))) t->log_cfg.min_cleanable_ratio = strtod(v, NULL);
+    if ((v = override_of(t, "delete.retention.ms"))) t->log_cfg.delete_retention_ms = strtoll(v, NULL, 10);
+    if ((v = override_of(t, "min.compaction.lag.ms"))) t->log_cfg.min_compaction_lag_ms = strtoll(v, NULL, 10);
+    if ((v = override_of(t, "max.compaction.lag.ms"))) t->log_cfg.max_compaction_lag_ms = strtoll(v, NULL, 10);
 }
 
 int64_t
@@ -202,7 +217,7 @@ sk_topic_retention(const sk_meta_t *m, const sk_topic_t *t, int64_t *retention_m
 {
     const char *policy = override_of(t, "cleanup.policy");
     const char *v;
-    if (policy && !strstr(policy, "delete")) return false;
+    if (policy ? !strcasestr(policy, "delete") : !m->opt.log_defaults->cleanup_delete) return false;
     v = override_of(t, "retention.ms");
     *retention_ms = v ? strtoll(v, NULL, 10) : m->opt.retention_ms;
     v = override_of(t, "retention.bytes");

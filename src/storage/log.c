@@ -25,6 +25,7 @@ sk_log_config_defaults(sk_log_config_t *cfg)
     cfg->log_append_time = false;
     cfg->writeback_bytes = 1024 * 1024;
     cfg->compact = false;
+    cfg->cleanup_delete = true;
     cfg->min_cleanable_ratio = 0.5;
     cfg->delete_retention_ms = 24LL * 3600 * 1000;
     cfg->min_compaction_lag_ms = 0;

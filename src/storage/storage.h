@@ -30,6 +30,7 @@ typedef struct sk_log_config {
                                      * full chunk of this size (0 = leave it to the kernel) */
     /* compaction (cleaner*.c; docs/compaction.md) */
     bool compact;                   /* cleanup.policy contains compact (default delete) */
+    bool cleanup_delete;            /* cleanup.policy contains delete (default true) */
     double min_cleanable_ratio;     /* min.cleanable.dirty.ratio (default 0.5) */
     int64_t delete_retention_ms;    /* delete.retention.ms: tombstones kept (default 1 day) */
     int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms (default 0) */
