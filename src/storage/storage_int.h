@@ -259,6 +259,7 @@ typedef struct sk_txnidx {
     int fd;                  /* owned: .txnindex of segment fd_base, appended to; -1 */
     int64_t fd_base;
     bool dirty;              /* fd has writes not yet fsynced */
+    bool created;            /* fd's file is new: its directory entry is not yet synced */
 } sk_txnidx_t;
 void sk_txnidx_init(sk_txnidx_t *t);
 void sk_txnidx_deinit(sk_txnidx_t *t);

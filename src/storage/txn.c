@@ -83,6 +83,7 @@ txnidx_close_fd(sk_txnidx_t *t)
     t->fd = -1;
     t->fd_base = -1;
     t->dirty = false;
+    t->created = false;
 }
 
 static void
@@ -207,6 +208,9 @@ sk_txn_index_sync(sk_log_t *log)
     sk_txnidx_t *t = &log->aborted;
     if (t->fd < 0 || !t->dirty) return SK_OK;
     if (fdatasync(t->fd) != 0) return SK_EIO;
+    /* A new file's entries survive a power loss only with its directory entry. */
+    if (t->created && sk_fsync_dir(log->dir) != SK_OK) return SK_EIO;
+    t->created = false;
     t->dirty = false;
     return SK_OK;
 }
@@ -226,9 +230,10 @@ index_file_for(sk_log_t *log, const sk_seg_t *seg)
     txnidx_close_fd(t);
     sk_seg_path(path, sizeof(path), log->dir, seg->base_offset, SK_TXNIDX_EXT);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) log->dir_dirty = true; /* a new directory entry: synced with the log */
-    else if (errno == EEXIST) fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    bool created = fd >= 0;
+    if (!created && errno == EEXIST) fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0) return SK_EIO;
+    t->created = created;
     t->fd = fd;
     t->fd_base = seg->base_offset;
     return SK_OK;

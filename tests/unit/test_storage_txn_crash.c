@@ -1,0 +1,729 @@
+/* tests/unit/test_storage_txn_crash.c: crash consistency of the transactional state of a
+ * partition log: the last stable offset, the aborted-transaction list and the .txnindex
+ * files, over the same file layer as test_storage_crash.c (copied here: the program
+ * defines pwrite, write, ftruncate, fdatasync and fsync, which forward to the kernel and
+ * remember what was not fsynced). Both segment .log files and .txnindex files are
+ * modelled: bytes as of the last sync, writes since, and whether the directory entry is
+ * durable; snapshots and the other indexes are copied as they are or torn.
+ *
+ * Workload (seeded): one partition with small segments; four transactional producers
+ * open transactions, write into them, commit or abort them, interleaved with plain and
+ * idempotent writes, stray markers for producers with nothing open, and a flush every
+ * few steps. After every step, for each crash mode (ALL, NONE, TORN, RANDOM, as in
+ * test_storage_crash.c) a crash image of the partition directory is recovered with
+ * sk_log_open. The recovered log must end at a step boundary at or after the last flush
+ * (ALL: at the end), and its LSO, its aborted list and the entries of every .txnindex
+ * file must equal what a reference model computes from the surviving steps alone. The
+ * image is then closed cleanly, reopened and checked again. The seed is printed; env
+ * SEED repeats a run. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "storage/storage_int.h"
+
+#define FILES_MAX 256
+#define SECTOR 512
+#define STEPS 90
+#define PRODUCERS 4
+
+enum { MODE_ALL, MODE_NONE, MODE_TORN, MODE_RANDOM, MODE_COUNT };
+static const char *const mode_names[MODE_COUNT] = {"all", "none", "torn", "random"};
+
+/* ---- the file layer model ---- */
+
+typedef struct op {
+    bool trunc;
+    int64_t pos;  /* write position, or the new length */
+    size_t len;
+    uint8_t *data; /* owned copy of the written bytes */
+} op_t;
+
+typedef struct mfile {
+    char path[512];
+    uint8_t *durable; /* owned: contents at the last sync */
+    size_t durable_len;
+    op_t *ops;        /* owned: since the last sync */
+    int32_t op_count;
+    bool entry_durable;
+} mfile_t;
+
+static struct {
+    int fail_syncs;    /* > 0: fail that many more fdatasync/fsync calls with EIO */
+    int64_t sync_calls; /* fdatasync/fsync calls that reached this layer */
+    char root[128]; /* only files under here are modelled */
+    mfile_t files[FILES_MAX];
+    int32_t count;
+    bool active;
+} g;
+
+static bool
+fd_path(int fd, char *out, size_t cap)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, out, cap - 1);
+    if (n <= 0) return false;
+    out[n] = '\0';
+    return true;
+}
+
+static bool
+has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* The model of fd if it is a segment .log under the root (created on first sight). */
+static mfile_t *
+model_file(int fd)
+{
+    char path[512];
+    if (!g.active || !fd_path(fd, path, sizeof(path))) return NULL;
+    if (strncmp(path, g.root, strlen(g.root)) != 0 || (!has_suffix(path, ".log") && !has_suffix(path, ".txnindex")))
+        return NULL;
+    for (int32_t i = 0; i < g.count; i++)
+        if (strcmp(g.files[i].path, path) == 0) return &g.files[i];
+    if (g.count == FILES_MAX) abort();
+    mfile_t *f = &g.files[g.count++];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->path, sizeof(f->path), "%s", path);
+    return f;
+}
+
+static void
+model_op(mfile_t *f, bool trunc, int64_t pos, const void *data, size_t len)
+{
+    op_t *v = realloc(f->ops, (size_t)(f->op_count + 1) * sizeof(*v));
+    if (!v) abort();
+    f->ops = v;
+    op_t *o = &f->ops[f->op_count++];
+    o->trunc = trunc;
+    o->pos = pos;
+    o->len = len;
+    o->data = NULL;
+    if (len) {
+        o->data = malloc(len);
+        if (!o->data) abort();
+        memcpy(o->data, data, len);
+    }
+}
+
+/* Apply op o (its first `len` bytes when it is a write) to buf. */
+static void
+apply_op(uint8_t **buf, size_t *blen, const op_t *o, size_t len, size_t skip)
+{
+    if (o->trunc) {
+        size_t n = (size_t)o->pos;
+        if (n > *blen) {
+            *buf = realloc(*buf, n);
+            memset(*buf + *blen, 0, n - *blen);
+        }
+        *blen = n;
+        return;
+    }
+    size_t end = (size_t)o->pos + len;
+    if (end > *blen) {
+        *buf = realloc(*buf, end);
+        memset(*buf + *blen, 0, end - *blen);
+        *blen = end;
+    }
+    memcpy(*buf + o->pos + skip, o->data + skip, len - skip);
+}
+
+static void
+model_sync(mfile_t *f)
+{
+    for (int32_t i = 0; i < f->op_count; i++) {
+        apply_op(&f->durable, &f->durable_len, &f->ops[i], f->ops[i].len, 0);
+        free(f->ops[i].data);
+    }
+    f->op_count = 0;
+}
+
+static void
+model_dir_sync(int fd)
+{
+    char path[512];
+    size_t n;
+    if (!g.active || !fd_path(fd, path, sizeof(path))) return;
+    n = strlen(path);
+    for (int32_t i = 0; i < g.count; i++)
+        if (strncmp(g.files[i].path, path, n) == 0 && g.files[i].path[n] == '/') g.files[i].entry_durable = true;
+}
+
+static void
+model_reset(void)
+{
+    for (int32_t i = 0; i < g.count; i++) {
+        for (int32_t j = 0; j < g.files[i].op_count; j++) free(g.files[i].ops[j].data);
+        free(g.files[i].ops);
+        free(g.files[i].durable);
+    }
+    g.count = 0;
+}
+
+/* ---- the interposed calls ---- */
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t pos)
+{
+    ssize_t r = syscall(SYS_pwrite64, fd, buf, n, pos);
+    mfile_t *f = r > 0 ? model_file(fd) : NULL;
+    if (f) model_op(f, false, pos, buf, (size_t)r);
+    return r;
+}
+
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+    mfile_t *f = model_file(fd);
+    struct stat st;
+    off_t pos = f ? lseek(fd, 0, SEEK_CUR) : 0;
+    if (f && (fcntl(fd, F_GETFL) & O_APPEND) && fstat(fd, &st) == 0) pos = st.st_size;
+    ssize_t r = syscall(SYS_write, fd, buf, n);
+    if (f && r > 0) model_op(f, false, pos, buf, (size_t)r);
+    return r;
+}
+
+int
+ftruncate(int fd, off_t len)
+{
+    int r = (int)syscall(SYS_ftruncate, fd, len);
+    mfile_t *f = r == 0 ? model_file(fd) : NULL;
+    if (f) model_op(f, true, len, NULL, 0);
+    return r;
+}
+
+static int
+sync_common(int fd, long nr)
+{
+    struct stat st;
+    /* Crash images are thrown away: their durability does not matter, speed does. */
+    if (!g.active) return 0;
+    g.sync_calls++;
+    if (g.fail_syncs > 0) {
+        g.fail_syncs--;
+        errno = EIO;
+        return -1;
+    }
+    int r = (int)syscall(nr, fd);
+    if (r != 0) return r;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        model_dir_sync(fd);
+    } else {
+        mfile_t *f = model_file(fd);
+        if (f) model_sync(f);
+    }
+    return 0;
+}
+
+int
+fdatasync(int fd)
+{
+    return sync_common(fd, SYS_fdatasync);
+}
+
+int
+fsync(int fd)
+{
+    return sync_common(fd, SYS_fsync);
+}
+
+/* ---- crash images ---- */
+
+typedef struct crash_ctx {
+    uint64_t rng;
+    int mode;
+    int32_t vanish_from; /* modelled files from this index on whose entry is not durable vanish */
+} crash_ctx_t;
+
+static uint64_t
+rnd(crash_ctx_t *c)
+{
+    c->rng ^= c->rng << 13;
+    c->rng ^= c->rng >> 7;
+    c->rng ^= c->rng << 17;
+    return c->rng;
+}
+
+static void
+put_file(const char *path, const uint8_t *p, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = syscall(SYS_write, fd, p + off, len - off);
+        assert_true(n > 0);
+        off += (size_t)n;
+    }
+    close(fd);
+}
+
+/* What a modelled .log holds on disk after a crash in c->mode; false: it is gone. */
+static bool
+crash_contents(crash_ctx_t *c, const mfile_t *f, uint8_t **out, size_t *out_len)
+{
+    uint8_t *buf = malloc(f->durable_len + 1);
+    size_t len = f->durable_len;
+    int32_t cut = f->op_count;
+
+    if (len) memcpy(buf, f->durable, len);
+    if (!f->entry_durable && f - g.files >= c->vanish_from) {
+        free(buf);
+        return false;
+    }
+    if (c->mode == MODE_NONE) cut = 0;
+    if (c->mode == MODE_TORN) cut = f->op_count ? (int32_t)(rnd(c) % (uint64_t)(f->op_count + 1)) : 0;
+    for (int32_t i = 0; i < f->op_count; i++) {
+        const op_t *o = &f->ops[i];
+        if (c->mode == MODE_RANDOM) {
+            if (o->trunc) {
+                if (rnd(c) % 2) apply_op(&buf, &len, o, 0, 0);
+                continue;
+            }
+            /* Sector by sector: some reach the disk, some do not. */
+            for (size_t s = 0; s < o->len; s += SECTOR) {
+                if (rnd(c) % 2) continue;
+                size_t n = SK_MIN(o->len, s + SECTOR);
+                apply_op(&buf, &len, o, n, s);
+            }
+            continue;
+        }
+        if (i < cut) {
+            apply_op(&buf, &len, o, o->len, 0);
+        } else if (i == cut && c->mode == MODE_TORN && !o->trunc && o->len > 0) {
+            size_t part = (size_t)(rnd(c) % o->len);
+            apply_op(&buf, &len, o, part, 0);
+            if (rnd(c) % 2) { /* garbage where the rest should have been */
+                size_t end = (size_t)o->pos + o->len;
+                if (end > len) {
+                    buf = realloc(buf, end);
+                    len = end;
+                }
+                for (size_t k = (size_t)o->pos + part; k < end; k++) buf[k] = (uint8_t)rnd(c);
+            }
+        }
+    }
+    *out = buf;
+    *out_len = len;
+    return true;
+}
+
+static const mfile_t *
+model_lookup(const char *path)
+{
+    for (int32_t i = 0; i < g.count; i++)
+        if (strcmp(g.files[i].path, path) == 0) return &g.files[i];
+    return NULL;
+}
+
+static bool
+log_has_pending(const char *dir, const char *name)
+{
+    /* <base>.index / .timeindex / .snapshot -> <base>.log */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%.20s.log", dir, name);
+    const mfile_t *f = model_lookup(path);
+    return f && f->op_count > 0;
+}
+
+static void
+copy_entry(crash_ctx_t *c, const char *from_dir, const char *to_dir, const char *name)
+{
+    char from[600], to[600];
+    char *data = NULL;
+    size_t len = 0;
+    snprintf(from, sizeof(from), "%s/%s", from_dir, name);
+    snprintf(to, sizeof(to), "%s/%s", to_dir, name);
+    if (has_suffix(name, ".log") || has_suffix(name, ".txnindex")) {
+        const mfile_t *f = model_lookup(from);
+        uint8_t *img = NULL;
+        if (!f) {
+            if (c->mode != MODE_NONE) put_file(to, (const uint8_t *)"", 0); /* created, never written */
+            return;
+        }
+        if (crash_contents(c, f, &img, &len)) put_file(to, img, len);
+        free(img);
+        return;
+    }
+    assert_int_equal(sk_read_file(from, 64u << 20, &data, &len), SK_OK);
+    bool torn_kind = has_suffix(name, ".snapshot") || has_suffix(name, "index");
+    if (c->mode == MODE_RANDOM && torn_kind && (has_suffix(name, ".snapshot") || log_has_pending(from_dir, name)) &&
+        rnd(c) % 2)
+        len = len ? (size_t)(rnd(c) % len) : 0;
+    put_file(to, (const uint8_t *)data, len);
+    free(data);
+}
+
+static void
+build_image(crash_ctx_t *c, const char *src, const char *dst)
+{
+    struct dirent *de;
+    struct stat st;
+    char sub_src[600], sub_dst[600];
+    DIR *d = opendir(src);
+    assert_non_null(d);
+    assert_int_equal(mkdir(dst, 0755), 0);
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        snprintf(sub_src, sizeof(sub_src), "%s/%s", src, de->d_name);
+        snprintf(sub_dst, sizeof(sub_dst), "%s/%s", dst, de->d_name);
+        assert_int_equal(stat(sub_src, &st), 0);
+        if (S_ISDIR(st.st_mode)) build_image(c, sub_src, sub_dst);
+        else copy_entry(c, src, dst, de->d_name);
+    }
+    closedir(d);
+}
+
+/* ---- workload, reference model and checks ---- */
+
+typedef struct step {
+    int64_t base, last;  /* offsets written */
+    int64_t pid;         /* -1 plain */
+    bool txn;            /* transactional data */
+    bool marker;
+    bool commit;
+} step_t;
+
+typedef struct fixture {
+    char dir[64];
+    char work[96];
+    char image[96];
+    sk_log_config_t cfg;
+    step_t steps[STEPS];
+    int32_t step_count;
+    uint64_t seed;
+    int64_t images;
+} fixture_t;
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void
+rm_tree(const char *path)
+{
+    nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    const char *seed = getenv("SEED");
+    snprintf(f->dir, sizeof(f->dir), "/tmp/skiff-txncrash-XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    snprintf(f->work, sizeof(f->work), "%s/work", f->dir);
+    snprintf(f->image, sizeof(f->image), "%s/image", f->dir);
+    sk_log_config_defaults(&f->cfg);
+    f->cfg.segment_bytes = 900;
+    f->cfg.index_interval_bytes = 300;
+    f->cfg.segment_index_bytes = 1200;
+    f->seed = seed ? strtoull(seed, NULL, 10) : (uint64_t)time(NULL);
+    printf("seed=%llu (SEED=... repeats the run)\n", (unsigned long long)f->seed);
+    snprintf(g.root, sizeof(g.root), "%s/", f->work);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+    g.active = false;
+    model_reset();
+    rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* What the surviving steps say: open transactions and the aborted list. */
+typedef struct expect {
+    int64_t open_first[PRODUCERS + 1]; /* by pid 1..PRODUCERS; -1 none */
+    sk_aborted_t aborted[STEPS];
+    int32_t aborted_count;
+    int64_t leo;
+} expect_t;
+
+static int64_t
+expect_first_unstable(const expect_t *e)
+{
+    int64_t m = -1;
+    for (int p = 1; p <= PRODUCERS; p++)
+        if (e->open_first[p] >= 0 && (m < 0 || e->open_first[p] < m)) m = e->open_first[p];
+    return m;
+}
+
+static void
+expect_build(const fixture_t *f, int32_t steps, expect_t *e)
+{
+    memset(e, 0, sizeof(*e));
+    for (int p = 0; p <= PRODUCERS; p++) e->open_first[p] = -1;
+    for (int32_t i = 0; i < steps; i++) {
+        const step_t *s = &f->steps[i];
+        e->leo = s->last + 1;
+        if (s->txn && e->open_first[s->pid] < 0) e->open_first[s->pid] = s->base;
+        if (!s->marker || s->pid < 1 || e->open_first[s->pid] < 0) continue;
+        int64_t first = e->open_first[s->pid];
+        e->open_first[s->pid] = -1;
+        if (s->commit) continue;
+        int64_t lso = expect_first_unstable(e);
+        e->aborted[e->aborted_count++] =
+            (sk_aborted_t){.producer_id = s->pid, .first_offset = first, .last_offset = s->base,
+                           .lso = lso >= 0 ? lso : s->base + 1};
+    }
+}
+
+typedef struct got {
+    int64_t pid[STEPS], first[STEPS];
+    int32_t n;
+} got_t;
+
+static void
+got_cb(void *ctx, int64_t pid, int64_t first)
+{
+    got_t *g2 = ctx;
+    assert_true(g2->n < STEPS);
+    g2->pid[g2->n] = pid;
+    g2->first[g2->n++] = first;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every .txnindex entry under dir, in file-name (= offset) order. */
+static int32_t
+read_all_index(const char *dir, sk_aborted_t *out, int32_t max)
+{
+    char *names[256];
+    int32_t nn = 0, n = 0;
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        if (has_suffix(de->d_name, ".txnindex") && nn < 256) names[nn++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, (size_t)nn, sizeof(names[0]), name_cmp);
+    for (int32_t i = 0; i < nn; i++) {
+        char path[600];
+        char *data = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        assert_int_equal(sk_read_file(path, 1 << 20, &data, &len), SK_OK);
+        if (len % 34 != 0) fail_msg("%s: %zu bytes, not whole entries", names[i], len);
+        for (size_t at = 0; at < len; at += 34) {
+            const uint8_t *q = (const uint8_t *)data + at;
+            assert_true(n < max);
+            assert_int_equal(sk_be16(q), 0);
+            out[n++] = (sk_aborted_t){(int64_t)sk_be64(q + 2), (int64_t)sk_be64(q + 10), (int64_t)sk_be64(q + 18),
+                                      (int64_t)sk_be64(q + 26)};
+        }
+        free(data);
+        free(names[i]);
+    }
+    return n;
+}
+
+static void
+check_against_model(const fixture_t *f, sk_log_t *log, const char *dir, int32_t survived, const char *when)
+{
+    expect_t e;
+    got_t got = {.n = 0};
+    sk_aborted_t files[STEPS];
+
+    expect_build(f, survived, &e);
+    sk_log_set_high_watermark(log, sk_log_end_offset(log));
+    sk_log_verify(log);
+    int64_t fu = expect_first_unstable(&e);
+    int64_t want_lso = fu >= 0 ? fu : sk_log_end_offset(log);
+    if (sk_log_last_stable_offset(log) != want_lso)
+        fail_msg("%s: LSO %lld, want %lld (%d steps survived)", when, (long long)sk_log_last_stable_offset(log),
+                 (long long)want_lso, survived);
+    assert_int_equal(sk_log_aborted_txns(log, 0, sk_log_end_offset(log), got_cb, &got), SK_OK);
+    if (got.n != e.aborted_count)
+        fail_msg("%s: %d aborted transactions listed, want %d (%d steps survived)", when, got.n, e.aborted_count,
+                 survived);
+    for (int32_t i = 0; i < got.n; i++) {
+        assert_int_equal(got.pid[i], e.aborted[i].producer_id);
+        assert_int_equal(got.first[i], e.aborted[i].first_offset);
+    }
+    int32_t nf = read_all_index(dir, files, STEPS);
+    if (nf != e.aborted_count)
+        fail_msg("%s: %d .txnindex entries on disk, want %d (%d steps survived)", when, nf, e.aborted_count, survived);
+    for (int32_t i = 0; i < nf; i++) {
+        if (files[i].producer_id != e.aborted[i].producer_id || files[i].first_offset != e.aborted[i].first_offset ||
+            files[i].last_offset != e.aborted[i].last_offset || files[i].lso != e.aborted[i].lso)
+            fail_msg("%s: .txnindex entry %d is (%lld, %lld, %lld, %lld), want (%lld, %lld, %lld, %lld)", when, i,
+                     (long long)files[i].producer_id, (long long)files[i].first_offset,
+                     (long long)files[i].last_offset, (long long)files[i].lso,
+                     (long long)e.aborted[i].producer_id, (long long)e.aborted[i].first_offset,
+                     (long long)e.aborted[i].last_offset, (long long)e.aborted[i].lso);
+    }
+}
+
+/* Steps that survive: the recovered LEO must be a step boundary. */
+static int32_t
+survived_steps(const fixture_t *f, int64_t leo)
+{
+    if (leo == 0) return 0;
+    for (int32_t i = 0; i < f->step_count; i++)
+        if (f->steps[i].last + 1 == leo) return i + 1;
+    fail_msg("recovered LEO %lld is not a step boundary", (long long)leo);
+    return -1;
+}
+
+static void
+crash_check(fixture_t *f, uint64_t *rng, int64_t flushed)
+{
+    char pdir[160];
+    snprintf(pdir, sizeof(pdir), "%s/t-0", f->image);
+    for (int mode = 0; mode < MODE_COUNT; mode++) {
+        crash_ctx_t c = {.rng = *rng ^ (uint64_t)(mode + 1) * 0x9e3779b97f4a7c15ULL, .mode = mode};
+        g.active = false; /* the image is not modelled */
+        /* Unsynced directory entries survive in the order they were made, up to a
+         * random point (none of them in NONE, all in ALL), as in test_storage_crash.c. */
+        c.vanish_from = g.count;
+        if (mode != MODE_ALL) {
+            int32_t first = g.count, n = 0;
+            for (int32_t i = 0; i < g.count; i++)
+                if (!g.files[i].entry_durable) first = SK_MIN(first, i), n++;
+            c.vanish_from = mode == MODE_NONE || n == 0 ? first : first + (int32_t)(rnd(&c) % (uint64_t)(n + 1));
+        }
+        rm_tree(f->image);
+        build_image(&c, f->work, f->image);
+        f->images++;
+        sk_log_t *log = NULL;
+        sk_log_open_args_t a = {.dir = pdir, .topic = "t", .partition = 0, .cfg = &f->cfg, .clean = false,
+                                .recovery_point = flushed, .start_offset = -1, .hw = -1};
+        if (sk_log_open(&a, &log) != SK_OK) fail_msg("mode %s: recovery failed", mode_names[mode]);
+        int64_t leo = sk_log_end_offset(log);
+        if (leo < flushed)
+            fail_msg("mode %s: LEO %lld below the flushed %lld", mode_names[mode], (long long)leo, (long long)flushed);
+        if (mode == MODE_ALL) assert_int_equal(leo, f->steps[f->step_count - 1].last + 1);
+        int32_t survived = survived_steps(f, leo);
+        check_against_model(f, log, pdir, survived, mode_names[mode]);
+        assert_int_equal(sk_log_close(log, true), SK_OK);
+        a.clean = true;
+        a.recovery_point = -1;
+        assert_int_equal(sk_log_open(&a, &log), SK_OK);
+        check_against_model(f, log, pdir, survived, "reopened");
+        assert_int_equal(sk_log_close(log, false), SK_OK);
+        g.active = true;
+    }
+    *rng = rnd(&(crash_ctx_t){.rng = *rng});
+}
+
+static int64_t
+do_data(sk_log_t *log, int64_t pid, int32_t *seq, bool txn, uint64_t r, int64_t *base)
+{
+    sk_record_t recs[4];
+    uint8_t value[64];
+    int32_t n = 1 + (int32_t)(r % 4);
+    sk_batch_spec_t spec = {.codec = SK_CODEC_NONE, .attributes_extra = txn ? SK_ATTR_TRANSACTIONAL : 0,
+                            .producer_id = pid, .producer_epoch = pid >= 0 ? 0 : -1,
+                            .base_sequence = pid >= 0 ? *seq : -1, .partition_leader_epoch = -1};
+    sk_append_info_t info;
+    uint8_t *b = NULL;
+    size_t len;
+
+    memset(value, (int)(r & 0xff), sizeof(value));
+    memset(recs, 0, sizeof(recs));
+    for (int32_t i = 0; i < n; i++) {
+        recs[i].timestamp = sk_wall_ms();
+        recs[i].key = (sk_bytes_t){NULL, -1};
+        recs[i].value = (sk_bytes_t){value, (int32_t)(20 + (r >> 8) % 40)};
+    }
+    assert_int_equal(sk_batch_build(&spec, recs, n, &b, &len), SK_OK);
+    assert_int_equal(sk_log_append(log, b, len, 0, sk_wall_ms(), &info), SK_OK);
+    free(b);
+    if (pid >= 0) *seq += n;
+    *base = info.base_offset;
+    return info.last_offset;
+}
+
+static void
+test_txn_crash_points(void **state)
+{
+    fixture_t *f = *state;
+    char pdir[160];
+    uint64_t rng = f->seed * 2654435761u + 1;
+    int32_t seq[PRODUCERS + 1] = {0};
+    bool open[PRODUCERS + 1] = {false};
+    int64_t flushed = 0;
+    sk_log_t *log = NULL;
+
+    assert_int_equal(mkdir(f->work, 0755), 0);
+    snprintf(pdir, sizeof(pdir), "%s/t-0", f->work);
+    g.active = true;
+    assert_int_equal(sk_log_create_new(pdir, "t", 0, NULL, &f->cfg, &log), SK_OK);
+    assert_int_equal(sk_log_flush(log), SK_OK);
+    for (int32_t i = 0; i < STEPS; i++) {
+        crash_ctx_t c = {.rng = rng};
+        uint64_t r = rnd(&c);
+        rng = c.rng;
+        step_t *s = &f->steps[f->step_count];
+        int64_t pid = 1 + (int64_t)(r % PRODUCERS);
+        int kind = (int)((r >> 16) % 10);
+        *s = (step_t){.pid = pid};
+        if (kind < 4) { /* transactional data */
+            s->txn = true;
+            s->last = do_data(log, pid, &seq[pid], true, r >> 20, &s->base);
+            open[pid] = true;
+        } else if (kind < 6 && !open[pid]) { /* idempotent, no transaction */
+            s->last = do_data(log, pid, &seq[pid], false, r >> 20, &s->base);
+        } else if (kind < 7) { /* plain */
+            s->pid = -1;
+            s->last = do_data(log, -1, NULL, false, r >> 20, &s->base);
+        } else { /* a marker (also for a producer with nothing open, now and then) */
+            if (!open[pid] && (r >> 40) % 3) continue;
+            sk_append_info_t info;
+            s->marker = true;
+            s->commit = (r >> 44) % 2;
+            assert_int_equal(sk_log_append_marker(log, pid, 0, s->commit, 0, 0, sk_wall_ms(), &info), SK_OK);
+            s->base = s->last = info.base_offset;
+            open[pid] = false;
+        }
+        f->step_count++;
+        sk_log_set_high_watermark(log, sk_log_end_offset(log));
+        sk_log_verify(log);
+        if ((r >> 50) % 6 == 0) {
+            assert_int_equal(sk_log_flush(log), SK_OK);
+            flushed = sk_log_end_offset(log);
+        }
+        crash_check(f, &rng, flushed);
+    }
+    g.active = false;
+    /* The live log agrees with the model too. */
+    check_against_model(f, log, pdir, f->step_count, "live");
+    assert_int_equal(sk_log_close(log, true), SK_OK);
+    printf("%lld crash images recovered, %d steps, %d segments' worth of files\n", (long long)f->images,
+           f->step_count, g.count);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_txn_crash_points, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
