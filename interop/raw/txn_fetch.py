@@ -67,13 +67,13 @@ def str16(s):
     return struct.pack(">h", len(s)) + s.encode()
 
 
-def batch(values, pid=-1, epoch=-1, seq=-1, txn=False):
+def batch(values, pid=-1, epoch=-1, seq=-1, txn=False, ts=None):
     """An uncompressed magic-2 batch of records with the given values."""
     recs = bytearray()
     for i, v in enumerate(values):
         body = b"\x00" + zz(0) + zz(i) + zz(-1) + zz(len(v)) + v + zz(0)
         recs += zz(len(body)) + body
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if ts is None else ts
     attrs = 0x10 if txn else 0
     after_crc = struct.pack(">hiqqqhii", attrs, len(values) - 1, now, now, pid, epoch, seq, len(values)) + bytes(recs)
     inner = struct.pack(">ibI", 0, 2, pt.crc32c(after_crc)) + after_crc
@@ -191,9 +191,9 @@ def visible(data, aborted):
     return out
 
 
-def list_offsets_latest(c, topic, isolation):
+def list_offsets_latest(c, topic, isolation, ts=-1):
     body = struct.pack(">ib", -1, isolation) + struct.pack(">i", 1) + str16(topic)
-    body += struct.pack(">i", 1) + struct.pack(">iq", 0, -1)
+    body += struct.pack(">i", 1) + struct.pack(">iq", 0, ts)
     b = c.call(2, 2, body)
     pos = 4 + 4 + 2 + len(topic) + 4
     _part, err, _ts, off = struct.unpack(">ihqq", b[pos:pos + 22])
@@ -220,8 +220,8 @@ class TxnProducer:
             time.sleep(0.1)
         check(err == 0, "AddPartitionsToTxn error %d" % err)
 
-    def send(self, topic, values):
-        err, base = produce(self.c, topic, batch(values, self.pid, self.epoch, self.seq, True), self.txn_id)
+    def send(self, topic, values, ts=None):
+        err, base = produce(self.c, topic, batch(values, self.pid, self.epoch, self.seq, True, ts), self.txn_id)
         check(err == 0, "transactional produce error %d" % err)
         self.seq += len(values)
         return base
@@ -262,7 +262,8 @@ def test_with_coordinator():
     err, _ = produce(c, topic, batch([b"p1"]))
     check(err == 0, "plain produce error %d" % err)
     tp.add(topic)
-    open_first = tp.send(topic, [b"o1", b"o2"])
+    future_ts = int(time.time() * 1000) + 60000  # newer than anything committed
+    open_first = tp.send(topic, [b"o1", b"o2"], future_ts)
     # Every marker of the first two transactions is in: the LSO is the open one's start.
     lso = wait_lso(c, topic, open_first)
     check(lso == open_first, "LSO %d, expected the open transaction's first offset %d" % (lso, open_first))
@@ -291,6 +292,12 @@ def test_with_coordinator():
     check(err == 0 and off == open_first, "ListOffsets latest read_committed %d, want %d" % (off, open_first))
     err, off = list_offsets_latest(c, topic, 0)
     check(err == 0 and off == hw, "ListOffsets latest read_uncommitted %d, want %d" % (off, hw))
+    # A timestamp only the open transaction reaches: found at read_uncommitted, not at
+    # read_committed (Kafka answers -1 for an offset at or past the LSO).
+    err, off = list_offsets_latest(c, topic, 0, future_ts)
+    check(err == 0 and off == open_first, "ListOffsets by time read_uncommitted %d, want %d" % (off, open_first))
+    err, off = list_offsets_latest(c, topic, 1, future_ts)
+    check(err == 0 and off == -1, "ListOffsets by time read_committed %d, want -1" % off)
 
     # A read_committed long poll at the LSO wakes when the open transaction commits.
     t0 = time.time()
