@@ -201,21 +201,38 @@ def list_offsets_latest(c, topic, isolation, ts=-1):
 
 
 # ---- with the transaction APIs ----
+RETRIABLE = (14, 15, 16, 51)  # COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT_TRANSACTIONS
+
+
 class TxnProducer:
     def __init__(self, c, txn_id):
         self.c, self.txn_id, self.seq = c, txn_id, 0
-        b = c.call(22, 1, str16(txn_id) + struct.pack(">i", 60000))
-        _thr, err, self.pid, self.epoch = struct.unpack(">ihqh", b[:16])
+        # FindCoordinator(transaction) first: Kafka creates __transaction_state on it
+        # and answers NOT_COORDINATOR until its partition is loaded.
+        deadline = time.time() + 60
+        while True:
+            b = c.call(10, 1, str16(txn_id) + struct.pack(">b", 1))
+            (_thr, err) = struct.unpack(">ih", b[:6])
+            if err == 0 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        check(err == 0, "FindCoordinator(transaction) error %d" % err)
+        while True:
+            b = c.call(22, 1, str16(txn_id) + struct.pack(">i", 60000))
+            _thr, err, self.pid, self.epoch = struct.unpack(">ihqh", b[:16])
+            if err not in RETRIABLE or time.time() > deadline:
+                break
+            time.sleep(0.2)
         check(err == 0, "InitProducerId(%s) error %d" % (txn_id, err))
 
     def add(self, topic):
         body = str16(self.txn_id) + struct.pack(">qh", self.pid, self.epoch)
         body += struct.pack(">i", 1) + str16(topic) + struct.pack(">ii", 1, 0)
-        for _ in range(50):  # CONCURRENT_TRANSACTIONS while the last one completes
+        for _ in range(100):  # CONCURRENT_TRANSACTIONS while the last one completes
             b = self.c.call(24, 1, body)
             pos = 4 + 4 + 2 + len(topic) + 4
             _part, err = struct.unpack(">ih", b[pos:pos + 6])
-            if err != 51:
+            if err not in RETRIABLE:
                 break
             time.sleep(0.1)
         check(err == 0, "AddPartitionsToTxn error %d" % err)
