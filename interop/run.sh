@@ -127,13 +127,14 @@ broker_start() {
     mkdir -p "$DATA"
     if [[ "$BROKER" == kafka ]]; then
         "$HERE/kafka-ref.sh" start "$PORT" "$DATA" --override log.retention.check.interval.ms=1000 \
-            --override log.initial.task.delay.ms=0 2>>"$TMP/logs/harness.log"
+            --override log.initial.task.delay.ms=0 --override log.cleaner.backoff.ms=1000 \
+            2>>"$TMP/logs/harness.log"
         return
     fi
     [[ -x "$BUILD_DIR/skiffd" ]] || { log "no $BUILD_DIR/skiffd"; return 1; }
     "$BUILD_DIR/skiffd" --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
         --override "log.dirs=$DATA/logs" --override num.partitions=4 \
-        --override log.retention.check.interval.ms=1000 \
+        --override log.retention.check.interval.ms=1000 --override log.cleaner.backoff.ms=1000 \
         >> "$DATA/skiffd.log" 2>&1 < /dev/null &
     BROKER_PID=$!
     for ((i = 0; i < 60; i++)); do
@@ -270,10 +271,15 @@ main() {
     run_test admin "$BIN/admin" it-admin
     run_test configs "$BIN/configs" it-configs
     run_test retention "$BIN/retention" it-retention
+    run_test compaction "$BIN/compaction" it-compaction
     restart_test
     [[ "$BROKER" == skiff ]] && SKIFFD="$BUILD_DIR/skiffd" run_test idempotent-crash "$BIN/idempotent_crash" it-idem-crash
+    [[ "$BROKER" == skiff ]] && SKIFFD="$BUILD_DIR/skiffd" run_test durable-crash "$BIN/crash_durable" it-durable
+    [[ "$BROKER" == skiff ]] && run_test log-dirs "$HERE/log_dirs.sh" --build-dir "$BUILD_DIR"
     run_test idempotent-seq "$BIN/idempotent_seq" it-idem-seq
     run_test txn-basic "$BIN/txn_basic" it-txn-basic
+    if [[ "$BROKER" == skiff ]]; then SKIFFD="$BUILD_DIR/skiffd" run_test txn-eos "$HERE/txn_eos.sh" "$BIN/txn_eos_copy"
+    else run_test txn-eos "$HERE/txn_eos.sh" "$BIN/txn_eos_copy"; fi
     run_test txn-read-committed "$BIN/txn_read_committed" it-txn-rc
     run_test kcat "$HERE/kcat.sh" it-kcat
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
