@@ -10,15 +10,14 @@
 # ConfigCommand, kafka-delete-records = DeleteRecordsCommand, kafka-get-offsets =
 # GetOffsetShell):
 #   kafka-topics --create (2 partitions, retention.ms) / --describe / --alter
-#   --partitions 3 / --describe / --list; kafka-configs --alter --add-config
+#   --partitions 3 / --describe (also two partitions per DescribeTopicPartitions
+#   response, paging with its cursor) / --list; kafka-configs --alter --add-config
 #   (retention.ms, cleanup.policy=compact) / --describe; keyed records produced with
 #   kcat; kafka-delete-records on the compact topic (refused: POLICY_VIOLATION);
 #   kafka-configs --alter cleanup.policy=delete; kafka-delete-records to offset 2;
 #   kafka-get-offsets --time -2 (earliest = 2); kafka-topics --delete / --describe
 #   (gone).
-# Normalised before comparing: topic ids; the Elr/LastKnownElr columns (Kafka's tool
-# prints them from DescribeTopicPartitions, which skiffd does not serve yet, and falls
-# back to N/A); min.insync.replicas=1, which the reference broker sets in its
+# Normalised before comparing: topic ids; min.insync.replicas=1, which the reference broker sets in its
 # server.properties (a static broker config that kafka-topics lists); and config
 # synonyms beyond the first (Kafka also lists some broker defaults). Ends with one line
 # "PASS kafka-cli: ..." or "FAIL kafka-cli: ..." and exit status 0/1.
@@ -52,7 +51,6 @@ tool() {    # <class> [args...]: stdout+stderr without the JVM's logging noise
 
 normalise() {
     sed -E -e 's/TopicId: [A-Za-z0-9_-]{22}/TopicId: <id>/' \
-        -e 's/\tElr: [^\t]*\tLastKnownElr: .*$//' \
         -e 's/min\.insync\.replicas=1,?//; s/Configs: ,/Configs: /; s/,$//' \
         -e 's/synonyms=\{([^,}]*)(, [^}]*)?\}/synonyms={\1}/' \
         -e 's/^\[[0-9-]+ [0-9:,]+\] //' \
@@ -73,6 +71,9 @@ run_steps() {
         tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" --alter --topic "$T" --partitions 3
         echo "## describe after alter"
         tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" --describe --topic "$T"
+        echo "## describe two partitions per response (DescribeTopicPartitions cursor)"
+        tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" --describe --topic "$T" \
+            --partition-size-limit-per-response 2
         echo "## list (this test's topics)"
         tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" --list | grep -F -- "$PREFIX"
         echo "## configs alter"
@@ -120,7 +121,7 @@ S="$WORK/skiff.out"
 expect "$S" "create" '^Created topic '"$T"'\.$'
 expect "$S" "describe" "^Topic: $T	TopicId: <id>	PartitionCount: 2	ReplicationFactor: 1	Configs: retention.ms=3600000$"
 expect "$S" "alter --partitions" "^Topic: $T	TopicId: <id>	PartitionCount: 3	"
-expect "$S" "third partition" "^	Topic: $T	Partition: 2	Leader: [0-9]+	Replicas: [0-9]+	Isr: [0-9]+$"
+expect "$S" "third partition" "^	Topic: $T	Partition: 2	Leader: [0-9]+	Replicas: [0-9]+	Isr: [0-9]+	Elr: 	LastKnownElr:$"
 expect "$S" "configs describe" "^  cleanup.policy=compact sensitive=false synonyms=\{DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact\}$"
 expect "$S" "configs describe" "^  retention.ms=7200000 sensitive=false synonyms=\{DYNAMIC_TOPIC_CONFIG:retention.ms=7200000\}$"
 expect "$S" "delete-records on a compact topic" "^partition: $T-0	error: .*PolicyViolationException$"

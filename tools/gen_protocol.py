@@ -209,9 +209,17 @@ def parse_field(tokens, msg, where):
         raise DefError('%s: nullable/tagged versions outside the field versions' % where)
     if f.tagged and f.tagged != f.versions:
         raise DefError('%s: a field is either tagged in all its versions or in none' % where)
-    if f.nullable and not (f.is_array or f.elem in VARLEN):
-        raise DefError('%s: only strings, bytes, records and arrays can be nullable' % where)
+    if f.nullable and not (f.is_array or f.elem in VARLEN) and f.elem in PRIMS:
+        raise DefError('%s: only strings, bytes, records, arrays and structs can be nullable' % where)
+    if f.nullable and not f.is_array and f.elem not in VARLEN:
+        # a nullable struct: an int8 marker (-1 null, 1 present), then the struct
+        if f.nullable != f.versions or f.tag is not None:
+            raise DefError('%s: a nullable struct is nullable in all its versions and not tagged' % where)
     return f
+
+
+def is_nullable_struct(f):
+    return bool(f.nullable) and not f.is_array and f.elem not in PRIMS and f.elem not in VARLEN
 
 
 def parse_def(path):
@@ -317,6 +325,8 @@ def field_min_size(msg, f, v):
         return 1 if compact else 2
     if f.elem in ('bytes', 'records'):
         return 1 if compact else 4
+    if is_nullable_struct(f):
+        return 1
     return struct_min_size(f.struct, v)
 
 
@@ -385,6 +395,8 @@ def default_init(f, lhs):
         if d == 'null' or (f.nullable and d is None):
             return ['%s = (sk_records_t){NULL, -1, NULL, 0};' % lhs]
         return ['%s = (sk_records_t){NULL, 0, NULL, 0};' % lhs]
+    if is_nullable_struct(f):
+        return ['sk_%s_init(&%s);' % (f.struct.fn, lhs), '%s_null = %s;' % (lhs, 'true' if d == 'null' else 'false')]
     return ['sk_%s_init(&%s);' % (f.struct.fn, lhs)]
 
 
@@ -463,6 +475,17 @@ def gen_decode_value(o, msg, f, rd, lhs, compact, ind):
 
 def gen_decode_field(o, msg, f, rd, compact, ind):
     lhs = 'out->%s' % f.cname
+    if is_nullable_struct(f):
+        o('{', ind)
+        o('int8_t marker = 0;', ind + 1)
+        o('rc = sk_rd_i8(%s, &marker);' % rd, ind + 1)
+        o('if (rc != SK_OK) goto fail;', ind + 1)
+        o('%s_null = marker < 0;' % lhs, ind + 1)
+        o('if (!%s_null) {' % lhs, ind + 1)
+        gen_decode_value(o, msg, f, rd, lhs, compact, ind + 2)
+        o('}', ind + 1)
+        o('}', ind)
+        return
     if not f.is_array:
         gen_decode_value(o, msg, f, rd, lhs, compact, ind)
         return
@@ -579,6 +602,13 @@ def gen_encode_value(o, msg, f, wr, x, compact, ind):
 
 def gen_encode_field(o, msg, f, wr, compact, ind):
     x = 'm->%s' % f.cname
+    if is_nullable_struct(f):
+        o('rc = sk_wr_i8(%s, %s_null ? -1 : 1);' % (wr, x), ind)
+        o('if (rc != SK_OK) goto fail;', ind)
+        o('if (!%s_null) {' % x, ind)
+        gen_encode_value(o, msg, f, wr, x, compact, ind + 1)
+        o('}', ind)
+        return
     if not f.is_array:
         gen_encode_value(o, msg, f, wr, x, compact, ind)
         return
@@ -778,6 +808,8 @@ def gen_struct_decl(o, st):
         else:
             extra = ' borrowed: input;' if f.elem in VARLEN else ''
             o('%s %s; /*%s %s */' % (t, f.cname, extra, info), 1)
+            if is_nullable_struct(f):
+                o('bool %s_null; /* true: the struct is null (%s ignored) */' % (f.cname, f.cname), 1)
     o('} %s;' % st.ctype)
     o('')
 
@@ -1217,6 +1249,11 @@ def gen_fill_struct(o, st):
             gen_fill_value(o, msg, f, '%s[i]' % x, 4, 'false')
             o('}', 3)
             o('}', 2)
+        elif is_nullable_struct(f):
+            o('%s_null = sk_msg_test_rand(rng) %% 4 == 0;' % x, 2)
+            o('if (!%s_null) {' % x, 2)
+            gen_fill_value(o, msg, f, x, 3, nul)
+            o('}', 2)
         else:
             gen_fill_value(o, msg, f, x, 2, nul)
         if f.tag is not None:
@@ -1255,6 +1292,9 @@ def gen_equal_struct(o, st):
             o('for (int32_t i = 0; i < %s_count; i++) {' % x, 1)
             o('if (!(%s)) return test_differ(%s);' % (gen_equal_value(f, x + '[i]', y + '[i]'), what), 2)
             o('}', 1)
+        elif is_nullable_struct(f):
+            o('if (%s_null != %s_null) return test_differ(%s);' % (x, y, what), 1)
+            o('if (!%s_null && !(%s)) return test_differ(%s);' % (x, gen_equal_value(f, x, y), what), 1)
         else:
             o('if (!(%s)) return test_differ(%s);' % (gen_equal_value(f, x, y), what), 1)
     o('return true;', 1)

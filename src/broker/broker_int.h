@@ -160,6 +160,7 @@ int sk_h_describe_producers(sk_req_t *r);
 int sk_h_describe_transactions(sk_req_t *r);
 int sk_h_list_transactions(sk_req_t *r);
 int sk_h_describe_log_dirs(sk_req_t *r);
+int sk_h_describe_topic_partitions(sk_req_t *r); /* h_topic_partitions.c */
 
 /* ---- producer ids (h_producer.c): never repeat, also across restarts ---- */
 typedef struct sk_pid_alloc sk_pid_alloc_t;

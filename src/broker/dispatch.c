@@ -49,6 +49,7 @@ const sk_handler_t sk_handlers[] = {
     {SK_API_DESCRIBE_TRANSACTIONS, 0, 0, 0, sk_h_describe_transactions},
     {SK_API_LIST_TRANSACTIONS, 0, 1, 0, sk_h_list_transactions},
     {SK_API_DESCRIBE_LOG_DIRS, 1, 4, 1, sk_h_describe_log_dirs},
+    {SK_API_DESCRIBE_TOPIC_PARTITIONS, 0, 0, 0, sk_h_describe_topic_partitions},
 };
 const size_t sk_handler_count = SK_ARRAY_LEN(sk_handlers);
 

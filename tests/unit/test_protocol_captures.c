@@ -216,6 +216,33 @@ test_kafka_python_fixed_versions(void **state)
     capture_free(&c);
 }
 
+/* Java 4.1 kafka-topics --describe --partition-size-limit-per-response 2 of a
+ * 3-partition topic: the first page with a null cursor (marker byte -1), the second
+ * with the cursor the first answer gave (marker 1, then the struct). */
+static void
+test_java_describe_topic_partitions_cursor(void **state)
+{
+    capture_t c = {0};
+    (void)state;
+    capture_load("java-75-v0-0.bin", &c);
+    assert_int_equal(capture_decode(&c), 2);
+    sk_DescribeTopicPartitionsRequest_t *d = c.body;
+    assert_int_equal(d->topics_count, 1);
+    assert_true(sk_str_eq(d->topics[0].name, "za"));
+    assert_int_equal(d->response_partition_limit, 2);
+    assert_true(d->cursor_null);
+    capture_free(&c);
+
+    memset(&c, 0, sizeof(c));
+    capture_load("java-75-v0-1.bin", &c);
+    capture_decode(&c);
+    d = c.body;
+    assert_false(d->cursor_null);
+    assert_true(sk_str_eq(d->cursor.topic_name, "za"));
+    assert_int_equal(d->cursor.partition_index, 2);
+    capture_free(&c);
+}
+
 /* Java 4.1 console producer (acks=1, lz4, idempotence off) and consumer (assign). */
 static void
 test_java_produce_fetch(void **state)
@@ -264,6 +291,7 @@ main(void)
         cmocka_unit_test(test_rdkafka_api_versions_v3),
         cmocka_unit_test(test_kafka_python_fixed_versions),
         cmocka_unit_test(test_java_produce_fetch),
+        cmocka_unit_test(test_java_describe_topic_partitions_cursor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
