@@ -174,6 +174,9 @@ void sk_server_retention(sk_server_t *srv, int64_t now_ms);
 /* ---- fetch long-poll (h_fetch.c) ---- */
 /* New data (bytes) on p, or p == NULL: topics changed; parked fetches re-check. */
 void sk_fetch_notify(sk_server_t *srv, const sk_partition_t *p, int64_t bytes);
+/* A transaction marker (bytes) was appended to p: read_committed fetches parked on p
+ * look again whatever their byte count, since older data may now be stable. */
+void sk_fetch_notify_marker(sk_server_t *srv, const sk_partition_t *p, int64_t bytes);
 void sk_fetch_wait_cancel(sk_req_t *r);                     /* connection closing */
 
 /* ---- transaction markers (txn_markers.c) ----

@@ -252,18 +252,22 @@ fetch_wants(const sk_fetch_wait_t *w, const sk_partition_t *p)
     return NULL;
 }
 
-/* A parked read_committed fetch: bytes above the LSO do not count, so rather than
- * adding up notified bytes it answers only once the LSO of a partition it reads has
- * passed its fetch offset and a rebuilt response holds min_bytes. True when answered
- * (w is then gone). */
+/* A parked read_committed fetch: bytes above the LSO are not readable, so notified
+ * bytes only say when to look again (min_bytes of them since the last look, or a marker
+ * that moved the LSO); it answers once the LSO of a partition it reads has passed its
+ * fetch offset and a rebuilt response holds min_bytes. After a look that falls short,
+ * bytes_ready restarts from what is readable, so a steady trickle costs one rebuild per
+ * min_bytes, not one per produce. True when answered (w is then gone). */
 static bool
 fetch_committed_ready(sk_server_t *srv, sk_fetch_wait_t *w, const sk_partition_t *p,
-                      const sk_FetchRequest_FetchPartition_t *fp)
+                      const sk_FetchRequest_FetchPartition_t *fp, int64_t bytes, bool lso_moved)
 {
     fetch_build_t b;
     sk_req_t *r = w->req;
     sk_FetchRequest_t *fr = w->fr;
 
+    w->bytes_ready += bytes;
+    if (!lso_moved && w->bytes_ready < fr->min_bytes) return false;
     if (sk_log_last_stable_offset(p->log) <= fp->fetch_offset) return false;
     if (fetch_build(r, fr, &b) != SK_OK) {
         fetch_release(&b);
@@ -272,6 +276,7 @@ fetch_committed_ready(sk_server_t *srv, sk_fetch_wait_t *w, const sk_partition_t
         return true;
     }
     if (!b.has_error && b.total_bytes < fr->min_bytes) {
+        w->bytes_ready = b.total_bytes;
         fetch_release(&b);
         return false;
     }
@@ -283,8 +288,8 @@ fetch_committed_ready(sk_server_t *srv, sk_fetch_wait_t *w, const sk_partition_t
 
 /* Answering one wait may close its connection and cancel other waits, so after every
  * wake the scan restarts from the head; the round number keeps bytes counted once. */
-void
-sk_fetch_notify(sk_server_t *srv, const sk_partition_t *p, int64_t bytes)
+static void
+fetch_notify(sk_server_t *srv, const sk_partition_t *p, int64_t bytes, bool lso_moved)
 {
     uint64_t seq = ++srv->notify_seq;
     bool woke = true;
@@ -295,7 +300,7 @@ sk_fetch_notify(sk_server_t *srv, const sk_partition_t *p, int64_t bytes)
             if (w->seen_seq == seq || (p && !fp)) continue;
             w->seen_seq = seq;
             if (p && w->fr->isolation_level == 1) {
-                if (fetch_committed_ready(srv, w, p, fp)) {
+                if (fetch_committed_ready(srv, w, p, fp, bytes, lso_moved)) {
                     woke = true;
                     break;
                 }
@@ -309,6 +314,19 @@ sk_fetch_notify(sk_server_t *srv, const sk_partition_t *p, int64_t bytes)
             }
         }
     }
+}
+
+void
+sk_fetch_notify(sk_server_t *srv, const sk_partition_t *p, int64_t bytes)
+{
+    fetch_notify(srv, p, bytes, false);
+}
+
+void
+sk_fetch_notify_marker(sk_server_t *srv, const sk_partition_t *p, int64_t bytes)
+{
+    SK_ASSERT(p);
+    fetch_notify(srv, p, bytes, true);
 }
 
 int

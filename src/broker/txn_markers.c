@@ -34,7 +34,7 @@ sk_partition_append_marker(sk_server_t *srv, sk_partition_t *p, int64_t producer
     }
     /* Single node: written is replicated (as sk_partition_append does). */
     sk_log_set_high_watermark(p->log, sk_log_end_offset(p->log));
-    sk_fetch_notify(srv, p, SK_MAX(sk_log_size_bytes(p->log) - size_before, 1));
+    sk_fetch_notify_marker(srv, p, SK_MAX(sk_log_size_bytes(p->log) - size_before, 1));
     return SK_OK;
 }
 
