@@ -566,6 +566,24 @@ check_against_model(const fixture_t *f, sk_log_t *log, const char *dir, int32_t 
         assert_int_equal(got.pid[i], e.aborted[i].producer_id);
         assert_int_equal(got.first[i], e.aborted[i].first_offset);
     }
+    /* Sub-ranges against a brute force over the model: every entry that ends at or
+     * after from and began before to, in order (the early stop must never cut one). */
+    int64_t leo = sk_log_end_offset(log);
+    for (int64_t from = 0; from <= leo; from += 1 + leo / 7) {
+        for (int64_t to = from + 1; to <= leo + 1; to += 1 + leo / 5) {
+            got_t sub = {.n = 0};
+            int32_t k = 0;
+            assert_int_equal(sk_log_aborted_txns(log, from, to, got_cb, &sub), SK_OK);
+            for (int32_t i = 0; i < e.aborted_count; i++) {
+                if (e.aborted[i].last_offset < from || e.aborted[i].first_offset >= to) continue;
+                if (k >= sub.n || sub.pid[k] != e.aborted[i].producer_id || sub.first[k] != e.aborted[i].first_offset)
+                    fail_msg("%s: aborted [%lld, %lld) misses (%lld, %lld)", when, (long long)from, (long long)to,
+                             (long long)e.aborted[i].producer_id, (long long)e.aborted[i].first_offset);
+                k++;
+            }
+            if (k != sub.n) fail_msg("%s: aborted [%lld, %lld): %d listed, want %d", when, (long long)from, (long long)to, sub.n, k);
+        }
+    }
     int32_t nf = read_all_index(dir, files, STEPS);
     if (nf != e.aborted_count)
         fail_msg("%s: %d .txnindex entries on disk, want %d (%d steps survived)", when, nf, e.aborted_count, survived);
