@@ -39,8 +39,9 @@ sk_log_retention(sk_log_t *log, int64_t now_ms, int64_t retention_ms, int64_t re
     int64_t size = sk_log_size_bytes(log);
 
     *deleted = 0;
-    /* Never the active (last) segment. */
-    while (n < log->seg_count - 1) {
+    /* Never the active (last) segment, and, as Kafka, never one holding offsets at or
+     * past the high watermark (the log start never passes it). */
+    while (n < log->seg_count - 1 && log->segs[n]->next_offset <= log->hw) {
         const sk_seg_t *seg = log->segs[n];
         bool by_time = retention_ms >= 0 && seg->max_ts >= 0 && seg->max_ts < now_ms - retention_ms;
         bool by_size = retention_bytes >= 0 && size - seg->size_bytes >= retention_bytes;

@@ -592,6 +592,19 @@ test_retention_drops_entries(void **state)
     log = log_open_dir(f, f->pdir, true, -1);
     g = aborted(log, 0, w.end);
     assert_int_equal(g.n, 2);
+    /* Retention never removes a segment holding offsets at or past the high
+     * watermark (Kafka's bound): with the watermark held back, nothing goes. */
+    int32_t segs = sk_log_segment_count(log);
+    sk_log_set_high_watermark(log, sk_log_seg_for(log, w.abort4)->next_offset - 1);
+    assert_int_equal(sk_log_retention(log, INT64_MAX / 2, 0, 0, &deleted), SK_OK);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(sk_log_segment_count(log), segs);
+    sk_log_set_high_watermark(log, sk_log_end_offset(log));
+    assert_int_equal(sk_log_retention(log, INT64_MAX / 2, 0, 0, &deleted), SK_OK);
+    assert_int_equal(sk_log_segment_count(log), 1);
+    g = aborted(log, 0, w.end);
+    assert_int_equal(g.n, 0);
+    sk_log_verify(log);
     assert_int_equal(sk_log_close(log, true), SK_OK);
 }
 
