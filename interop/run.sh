@@ -285,6 +285,7 @@ main() {
     run_test kafka-python /usr/bin/python3 "$HERE/kafka_python_test.py" it-py
     run_test groups "$HERE/groups.sh" --broker "$BROKER" --build-dir "$BUILD_DIR"
     run_test java-idempotent "$HERE/java/run.sh" it-java-idem
+    run_test java-eos "$HERE/java/eos.sh" it-java-eos
     # Kafka's CLI tools against skiffd and against a reference Kafka it starts itself
     [[ "$BROKER" == skiff ]] && run_test kafka-cli "$HERE/kafka_cli.sh" it-cli
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
