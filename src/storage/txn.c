@@ -61,9 +61,12 @@ txnidx_lower_bound(const sk_txnidx_t *t, int64_t offset)
     return lo;
 }
 
+/* Append an entry; SK_ECORRUPT when it would break the order (a replay of bytes from
+ * disk that do not add up: never an assertion). */
 static int
 txnidx_push(sk_txnidx_t *t, const sk_aborted_t *a)
 {
+    if (t->count > 0 && t->v[t->count - 1].last_offset >= a->last_offset) return SK_ECORRUPT;
     if (t->count == t->cap) {
         int32_t cap = t->cap ? t->cap * 2 : 16;
         sk_aborted_t *v = realloc(t->v, (size_t)cap * sizeof(*v));
@@ -71,7 +74,6 @@ txnidx_push(sk_txnidx_t *t, const sk_aborted_t *a)
         t->v = v;
         t->cap = cap;
     }
-    SK_ASSERT(t->count == 0 || t->v[t->count - 1].last_offset < a->last_offset);
     t->v[t->count++] = *a;
     return SK_OK;
 }
@@ -246,7 +248,11 @@ index_append(sk_log_t *log, const sk_aborted_t *a)
     const sk_seg_t *seg = sk_log_seg_for(log, a->last_offset);
     int rc;
 
-    SK_ASSERT(seg && a->last_offset < seg->next_offset);
+    /* Replayed markers come from disk: a header that does not fit its segment is an
+     * error to return, not an assertion. */
+    if (!seg || a->last_offset >= seg->next_offset) return SK_ECORRUPT;
+    if (log->aborted.count > 0 && log->aborted.v[log->aborted.count - 1].last_offset >= a->last_offset)
+        return SK_ECORRUPT;
     rc = index_file_for(log, seg);
     if (rc != SK_OK) return rc;
     entry_encode(buf, a);
