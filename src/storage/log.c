@@ -469,6 +469,11 @@ sk_log_append(sk_log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, i
         log_go_offline(log, NULL, "producer_state");
         return SK_ENOMEM;
     }
+    /* A transaction marker ends its producer's transaction (txn.c), whoever wrote it. */
+    if ((h.attributes & SK_ATTR_CONTROL) && sk_txn_control_appended(log, batch, len, &h, now_ms) != SK_OK) {
+        log_go_offline(log, NULL, "txn_marker");
+        return SK_EIO;
+    }
     if (info) {
         info->base_offset = h.base_offset;
         info->last_offset = last;

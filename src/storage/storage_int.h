@@ -282,6 +282,9 @@ int sk_txn_marker_apply(sk_log_t *log, int64_t producer_id, int16_t epoch, bool 
  * it is not a well-formed transaction marker (e.g. another control type). */
 int sk_txn_marker_parse(const uint8_t *batch, size_t len, bool *commit, int32_t *coordinator_epoch);
 void sk_txn_verify(const sk_log_t *log); /* called by sk_log_verify */
+/* sk_log_append wrote the control batch (h, with its assigned offset): apply it if it
+ * is a transaction marker (other control types are stored and otherwise ignored). */
+int sk_txn_control_appended(sk_log_t *log, const uint8_t *batch, size_t len, const sk_batch_hdr_t *h, int64_t now_ms);
 
 /* ---- log.c: the partition log ---- */
 struct sk_log {

@@ -3,9 +3,10 @@
  *  - Markers: sk_log_append_marker builds a control batch in Kafka's layout (attributes
  *    transactional | control, base sequence -1, the producer's id and epoch) holding one
  *    record: key = version i16 0 + type i16 (0 abort, 1 commit), value = version i16 0 +
- *    coordinator epoch i32. It is appended through sk_log_append like any batch; then
- *    sk_txn_marker_apply ends the producer's ongoing transaction in the producer state
- *    and, for an abort, records it in the aborted-transaction index.
+ *    coordinator epoch i32. It is appended through sk_log_append like any batch, which
+ *    applies every control batch it writes (sk_txn_control_appended, also for batches
+ *    a follower will copy): sk_txn_marker_apply ends the producer's ongoing
+ *    transaction and, for an abort, records it in the aborted-transaction index.
  *  - Last stable offset: the first offset of the oldest ongoing transaction (the head of
  *    the producer state's ordered list, O(1)), no lower than the log start, capped by
  *    the high watermark; the high watermark when no transaction is open.
@@ -314,12 +315,15 @@ sk_txn_marker_parse(const uint8_t *batch, size_t len, bool *commit, int32_t *coo
     return SK_OK;
 }
 
-static void
-log_txn_offline(sk_log_t *log, const char *what)
+int
+sk_txn_control_appended(sk_log_t *log, const uint8_t *batch, size_t len, const sk_batch_hdr_t *h, int64_t now_ms)
 {
-    log->offline = true;
-    if (log->dir_offline) *log->dir_offline = true;
-    SK_ERROR("event=log_offline tp=%s-%d what=%s errno=%d", log->topic, log->partition, what, errno);
+    bool commit = false;
+    int32_t coord_epoch = -1;
+
+    if (h->producer_id < 0 || h->producer_epoch < 0) return SK_OK;
+    if (sk_txn_marker_parse(batch, len, &commit, &coord_epoch) != SK_OK) return SK_OK;
+    return sk_txn_marker_apply(log, h->producer_id, h->producer_epoch, commit, coord_epoch, h->base_offset, now_ms);
 }
 
 int
@@ -351,16 +355,11 @@ sk_log_append_marker(sk_log_t *log, int64_t producer_id, int16_t producer_epoch,
                             .partition_leader_epoch = leader_epoch};
     rc = sk_batch_build(&spec, &rec, 1, &batch, &len);
     if (rc != SK_OK) return rc;
+    /* sk_log_append applies the marker once written (sk_txn_control_appended); if that
+     * fails the log goes offline and a restart replays it. */
     rc = sk_log_append(log, batch, len, leader_epoch, now_ms, info);
     free(batch);
     if (rc != SK_OK) return rc;
-    rc = sk_txn_marker_apply(log, producer_id, producer_epoch, commit, coordinator_epoch, info->base_offset, now_ms);
-    if (rc != SK_OK) {
-        /* The marker is written but its effect is not remembered: stop here; a restart
-         * replays the log and rebuilds both. */
-        log_txn_offline(log, "txn_marker");
-        return SK_EIO;
-    }
     SK_DEBUG(STORAGE, "event=txn_marker tp=%s-%d pid=%lld epoch=%d commit=%d offset=%lld", log->topic,
              log->partition, (long long)producer_id, producer_epoch, commit, (long long)info->base_offset);
     return SK_OK;

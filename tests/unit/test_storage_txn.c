@@ -214,8 +214,34 @@ test_lso_interleaved(void **state)
     /* A marker for a producer with nothing open is still written (and ends nothing). */
     o = marker(log, 9, 0, false, 0, o);    /* 17 */
     assert_int_equal(sk_log_last_stable_offset(log), o);
+    /* A control batch given to sk_log_append directly (as a follower would copy one)
+     * is applied the same way: P6's transaction ends and is listed as aborted. */
+    int64_t p6 = o;
+    o = put(log, 6, 0, 0, 1, true, o);
+    assert_int_equal(sk_log_last_stable_offset(log), p6);
+    {
+        uint8_t key[4] = {0, 0, 0, 0}, val[6] = {0, 0, 0, 0, 0, 9};
+        sk_record_t rec = {.timestamp = 5, .key = {key, 4}, .value = {val, 6}};
+        sk_batch_spec_t spec = {.codec = SK_CODEC_NONE, .attributes_extra = SK_ATTR_TRANSACTIONAL | SK_ATTR_CONTROL,
+                                .producer_id = 6, .producer_epoch = 0, .base_sequence = -1,
+                                .partition_leader_epoch = 0};
+        uint8_t *b = NULL;
+        size_t len;
+        sk_append_info_t info;
+        assert_int_equal(sk_batch_build(&spec, &rec, 1, &b, &len), SK_OK);
+        assert_int_equal(sk_log_append(log, b, len, 0, 3000, &info), SK_OK);
+        free(b);
+        assert_int_equal(info.base_offset, o);
+        o++;
+        sk_log_set_high_watermark(log, o);
+    }
+    assert_int_equal(sk_log_last_stable_offset(log), o);
+    got_t g6 = aborted(log, p6, o);
+    assert_int_equal(g6.n, 1);
+    assert_int_equal(g6.pid[0], 6);
+    assert_int_equal(g6.first[0], p6);
     /* Two aborts (P1 at 0..12 and P1 at 13..16), no entry for the idle producer 9. */
-    got_t g = aborted(log, 0, o);
+    got_t g = aborted(log, 0, p6);
     assert_int_equal(g.n, 2);
     assert_int_equal(g.pid[0], 1);
     assert_int_equal(g.first[0], 0);
