@@ -24,5 +24,5 @@ sk_partition_high_watermark(const sk_partition_t *p)
 int64_t
 sk_partition_last_stable_offset(const sk_partition_t *p)
 {
-    return sk_log_high_watermark(p->log);
+    return sk_log_last_stable_offset(p->log);
 }
