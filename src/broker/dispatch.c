@@ -39,8 +39,8 @@ const sk_handler_t sk_handlers[] = {
     {SK_API_INIT_PRODUCER_ID, 0, 5, 0, sk_h_init_producer_id},
     {SK_API_DELETE_RECORDS, 0, 2, 0, sk_h_delete_records},
     /* Transactions (h_txn.c), Kafka 4.x's ranges. AddPartitionsToTxn v4+ is the batched
-     * broker form; EndTxn v5 and TxnOffsetCommit v5 are sent only once transaction.version
-     * 2 is finalized, which this broker does not advertise. */
+     * broker form; EndTxn v5, TxnOffsetCommit v5 and Produce v12 are transactions v2,
+     * used by clients because ApiVersions finalizes transaction.version 2. */
     {SK_API_ADD_PARTITIONS_TO_TXN, 0, 5, 0, sk_h_add_partitions_to_txn},
     {SK_API_ADD_OFFSETS_TO_TXN, 0, 4, 0, sk_h_add_offsets_to_txn},
     {SK_API_END_TXN, 0, 5, 0, sk_h_end_txn},

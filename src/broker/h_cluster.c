@@ -19,6 +19,31 @@ software_field_valid(sk_str_t s)
     return true;
 }
 
+/* Features (KIP-584): transaction.version 2 is supported and finalized, so clients that
+ * know it (the Java 4.x client, franz-go) use transactions v2 (KIP-890 part 2:
+ * docs/transactions.md). The finalized epoch never changes on a single node. */
+static int
+api_versions_features(sk_req_t *r, sk_ApiVersionsResponse_t *resp)
+{
+    sk_ApiVersionsResponse_SupportedFeatureKey_t *s = sk_req_alloc(r, sizeof(*s));
+    sk_ApiVersionsResponse_FinalizedFeatureKey_t *f = sk_req_alloc(r, sizeof(*f));
+    if (!s || !f) return SK_ENOMEM;
+    sk_ApiVersionsResponse_SupportedFeatureKey_init(s);
+    s->name = sk_str_c("transaction.version");
+    s->min_version = 0;
+    s->max_version = 2;
+    sk_ApiVersionsResponse_FinalizedFeatureKey_init(f);
+    f->name = sk_str_c("transaction.version");
+    f->min_version_level = 2;
+    f->max_version_level = 2;
+    resp->supported_features = s;
+    resp->supported_features_count = 1;
+    resp->finalized_features = f;
+    resp->finalized_features_count = 1;
+    resp->finalized_features_epoch = 1;
+    return SK_OK;
+}
+
 int
 sk_h_api_versions(sk_req_t *r)
 {
@@ -60,6 +85,7 @@ sk_h_api_versions(sk_req_t *r)
         k->min_version = h->adv_min_version;
         k->max_version = h->max_version;
     }
+    if (r->api_version >= 3 && api_versions_features(r, &resp) != SK_OK) return SK_ENOMEM;
     sk_req_respond(r, &resp);
     return SK_OK;
 }

@@ -120,7 +120,9 @@ produce_txn_id(const sk_req_t *r)
 /* KIP-890 part 1: a transactional batch is accepted only for a partition in the ongoing
  * transaction of its producer id and epoch, so a late or hanging write cannot slip into
  * a later transaction. Kafka's answers: INVALID_TXN_STATE (not added, or no open
- * transaction), INVALID_PRODUCER_EPOCH (fenced), INVALID_PRODUCER_ID_MAPPING. */
+ * transaction), INVALID_PRODUCER_EPOCH (fenced), INVALID_PRODUCER_ID_MAPPING. From
+ * v12 (transactions v2, KIP-890 part 2) the partition is added to the producer's
+ * transaction instead; coordinator trouble is NOT_ENOUGH_REPLICAS (retried). */
 static int16_t
 produce_check_txn(sk_req_t *r, const sk_topic_t *t, int32_t index, const sk_batch_info_t *info)
 {
@@ -131,8 +133,16 @@ produce_check_txn(sk_req_t *r, const sk_topic_t *t, int32_t index, const sk_batc
     id = produce_txn_id(r);
     if (id.len <= 0) return SK_KERR_INVALID_TXN_STATE;
     if (!srv->txn) return SK_KERR_NOT_ENOUGH_REPLICAS; /* retriable, as Kafka maps coordinator trouble */
-    return sk_txn_produce_check(srv->txn, id, info->hdr.producer_id, info->hdr.producer_epoch, t->name,
-                                strlen(t->name), index);
+    if (r->api_version < 12)
+        return sk_txn_produce_check(srv->txn, id, info->hdr.producer_id, info->hdr.producer_epoch, t->name,
+                                    strlen(t->name), index);
+    /* Produce v12 is transactions v2: the partition joins the transaction implicitly. */
+    sk_txn_tp_t tp = {{t->name, (int32_t)strlen(t->name)}, index, SK_KERR_NONE};
+    int16_t err = sk_txn_add_partitions(srv->txn, id, info->hdr.producer_id, info->hdr.producer_epoch, &tp, 1, false);
+    if (err == SK_KERR_PRODUCER_FENCED) return SK_KERR_INVALID_PRODUCER_EPOCH;
+    if (err == SK_KERR_CONCURRENT_TRANSACTIONS || err == SK_KERR_COORDINATOR_NOT_AVAILABLE)
+        return SK_KERR_NOT_ENOUGH_REPLICAS;
+    return err;
 }
 
 /* message.timestamp.after.max.ms (CreateTime topics): no record may be further in the

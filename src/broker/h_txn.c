@@ -241,14 +241,13 @@ sk_h_end_txn(sk_req_t *r)
     sk_EndTxnResponse_init(&resp);
     if (req->transactional_id.len <= 0) resp.error_code = SK_KERR_INVALID_REQUEST;
     else if (!srv->txn) resp.error_code = SK_KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (r->api_version >= 5) /* transactions v2: the epoch moves on at every end */
+        resp.error_code = sk_txn_end_v2(srv->txn, req->transactional_id, req->producer_id, req->producer_epoch,
+                                        req->committed, &resp.producer_id, &resp.producer_epoch);
     else
         resp.error_code = sk_txn_end(srv->txn, req->transactional_id, req->producer_id, req->producer_epoch,
                                      req->committed);
     resp.error_code = fenced_for(resp.error_code, r->api_version, 2);
-    /* v5 carries the producer id and epoch to use next; without transactions v2 they
-     * do not change (v5 is only sent once transaction.version 2 is finalized). */
-    resp.producer_id = resp.error_code ? -1 : req->producer_id;
-    resp.producer_epoch = resp.error_code ? -1 : req->producer_epoch;
     SK_DEBUG(REQ, "event=end_txn conn=%llu commit=%d error=%d", (unsigned long long)r->conn->id, req->committed,
              resp.error_code);
     sk_req_respond(r, &resp);
@@ -281,9 +280,14 @@ sk_h_txn_offset_commit(sk_req_t *r)
         }
     if (req->transactional_id.len <= 0) err = SK_KERR_INVALID_REQUEST;
     else if (!srv->txn || !srv->coord) err = SK_KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (r->api_version >= 5) /* transactions v2: the offsets partition joins implicitly */
+        err = sk_txn_add_offsets(srv->txn, req->transactional_id, req->producer_id, req->producer_epoch,
+                                 req->group_id);
     else
         err = sk_txn_offsets_check(srv->txn, req->transactional_id, req->producer_id, req->producer_epoch,
                                    req->group_id);
+    /* Kafka turns retriable coordinator answers into one that keeps the coordinator. */
+    if (err == SK_KERR_CONCURRENT_TRANSACTIONS) err = SK_KERR_COORDINATOR_LOAD_IN_PROGRESS;
     if (err != SK_KERR_NONE) {
         for (int32_t i = 0; i < n; i++)
             if (e[i].error_code == SK_KERR_NONE) e[i].error_code = err;

@@ -311,6 +311,12 @@ int16_t sk_txn_add_offsets(sk_txn_coord_t *t, sk_str_t transactional_id, int64_t
  * written (they are local appends). */
 int16_t sk_txn_end(sk_txn_coord_t *t, sk_str_t transactional_id, int64_t producer_id, int16_t producer_epoch,
                    bool commit);
+/* EndTxn v5, transactions v2 (KIP-890 part 2): every commit or abort bumps the epoch
+ * (markers carry the new one; a new producer id once the epoch is exhausted), also for
+ * a transaction to which nothing was added; a retry with the epoch just replaced gets
+ * the same answer. *out_pid / *out_epoch: what the producer uses next. */
+int16_t sk_txn_end_v2(sk_txn_coord_t *t, sk_str_t transactional_id, int64_t producer_id, int16_t producer_epoch,
+                      bool commit, int64_t *out_pid, int16_t *out_epoch);
 /* KIP-890 part 1: may this transactional batch go to topic/partition? NONE when the
  * partition is in the ongoing transaction of exactly this producer id and epoch. */
 int16_t sk_txn_produce_check(const sk_txn_coord_t *t, sk_str_t transactional_id, int64_t producer_id,

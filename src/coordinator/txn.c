@@ -488,6 +488,70 @@ sk_txn_end(sk_txn_coord_t *t, sk_str_t id, int64_t producer_id, int16_t producer
     }
 }
 
+/* Transactions v2: the state of a retried EndTxn whose epoch bump already happened. */
+static int16_t
+end_v2_retry(const txn_meta_t *m, bool commit)
+{
+    switch (m->state) {
+    case SK_TXN_PREPARE_COMMIT:
+        return commit ? SK_KERR_CONCURRENT_TRANSACTIONS : SK_KERR_INVALID_TXN_STATE;
+    case SK_TXN_PREPARE_ABORT:
+        return commit ? SK_KERR_INVALID_TXN_STATE : SK_KERR_CONCURRENT_TRANSACTIONS;
+    case SK_TXN_COMPLETE_COMMIT:
+        return commit ? SK_KERR_NONE : SK_KERR_INVALID_TXN_STATE;
+    case SK_TXN_COMPLETE_ABORT:
+        return commit ? SK_KERR_INVALID_TXN_STATE : SK_KERR_NONE;
+    default:
+        return SK_KERR_PRODUCER_FENCED; /* the bump came from InitProducerId */
+    }
+}
+
+/* Nothing was added: bump the epoch and record the outcome, without markers. */
+static int16_t
+end_v2_empty(sk_txn_coord_t *t, txn_meta_t *m, bool commit)
+{
+    txn_snap_t s = snap_take(m);
+    if (meta_bump(t, m) != SK_OK) return SK_KERR_COORDINATOR_NOT_AVAILABLE;
+    m->state = commit ? SK_TXN_COMPLETE_COMMIT : SK_TXN_COMPLETE_ABORT;
+    m->start_wall_ms = -1;
+    return meta_commit(t, m, &s) == SK_OK ? SK_KERR_NONE : SK_KERR_COORDINATOR_NOT_AVAILABLE;
+}
+
+int16_t
+sk_txn_end_v2(sk_txn_coord_t *t, sk_str_t id, int64_t producer_id, int16_t producer_epoch, bool commit,
+              int64_t *out_pid, int16_t *out_epoch)
+{
+    txn_meta_t *m = txn_meta_get(t, id);
+    int16_t err;
+
+    *out_pid = -1;
+    *out_epoch = -1;
+    if (!m || m->producer_id != producer_id) return SK_KERR_INVALID_PRODUCER_ID_MAPPING;
+    if (producer_epoch != m->producer_epoch) {
+        if (producer_epoch != m->last_epoch) return SK_KERR_PRODUCER_FENCED;
+        err = end_v2_retry(m, commit);
+    } else if (m->state == SK_TXN_ONGOING) {
+        err = meta_end(t, m, commit, true) == SK_OK ? SK_KERR_NONE : SK_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (m->state == SK_TXN_PREPARE_COMMIT || m->state == SK_TXN_PREPARE_ABORT) {
+        err = end_v2_retry(m, commit);
+    } else if (m->state == SK_TXN_EMPTY || m->state == SK_TXN_COMPLETE_COMMIT || m->state == SK_TXN_COMPLETE_ABORT) {
+        err = end_v2_empty(t, m, commit);
+    } else {
+        err = SK_KERR_INVALID_TXN_STATE;
+    }
+    /* An exhausted epoch moves to a new producer id once the markers are out. */
+    if (err == SK_KERR_NONE && m->producer_epoch >= TXN_EPOCH_EXHAUSTED &&
+        (m->state == SK_TXN_COMPLETE_COMMIT || m->state == SK_TXN_COMPLETE_ABORT)) {
+        txn_snap_t s = snap_take(m);
+        if (meta_bump(t, m) != SK_OK || meta_commit(t, m, &s) != SK_OK) snap_restore(m, &s);
+    }
+    if (err == SK_KERR_NONE) {
+        *out_pid = m->producer_id;
+        *out_epoch = m->producer_epoch;
+    }
+    return err;
+}
+
 int16_t
 sk_txn_produce_check(const sk_txn_coord_t *t, sk_str_t id, int64_t producer_id, int16_t producer_epoch,
                      const char *topic, size_t topic_len, int32_t partition)

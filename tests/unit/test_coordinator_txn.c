@@ -624,6 +624,55 @@ test_txn_offsets(void **st)
     assert_int_equal(e.error_code, SK_KERR_PRODUCER_FENCED);
 }
 
+/* Transactions v2 (EndTxn v5): the epoch moves on at every end, markers carry the new
+ * one, an EndTxn with nothing added still bumps, a retry gets the same answer, the old
+ * epoch is fenced. */
+static void
+test_v2_end(void **st)
+{
+    fx_t *f = *st;
+    sk_txn_init_result_t p = init(f, "t");
+    int64_t pid;
+    int16_t epoch;
+
+    assert_int_equal(add(f, "t", p, "a", 0), SK_KERR_NONE); /* Produce v12 adds implicitly the same way */
+    assert_int_equal(sk_txn_end_v2(f->t, sk_str_c("t"), p.producer_id, p.producer_epoch, true, &pid, &epoch),
+                     SK_KERR_NONE);
+    sk_txn_coord_verify(f->t);
+    assert_int_equal(pid, p.producer_id);
+    assert_int_equal(epoch, p.producer_epoch + 1);
+    assert_int_equal(f->mark_count, 1);
+    assert_true(f->marks[0].commit);
+    assert_int_equal(f->marks[0].epoch, epoch); /* the old epoch is fenced in the partition */
+    assert_string_equal(state(f, "t", NULL), "CompleteCommit");
+    /* the same request again: the same answer, no second bump */
+    int64_t pid2;
+    int16_t epoch2;
+    assert_int_equal(sk_txn_end_v2(f->t, sk_str_c("t"), p.producer_id, p.producer_epoch, true, &pid2, &epoch2),
+                     SK_KERR_NONE);
+    assert_int_equal(epoch2, epoch);
+    assert_int_equal(sk_txn_end_v2(f->t, sk_str_c("t"), p.producer_id, p.producer_epoch, false, &pid2, &epoch2),
+                     SK_KERR_INVALID_TXN_STATE);
+    /* the old epoch cannot add or produce any more */
+    assert_int_equal(add(f, "t", p, "a", 0), SK_KERR_PRODUCER_FENCED);
+    assert_int_equal(sk_txn_produce_check(f->t, sk_str_c("t"), p.producer_id, p.producer_epoch, "a", 1, 0),
+                     SK_KERR_INVALID_PRODUCER_EPOCH);
+    /* an end with nothing added (an abort before any write) bumps too, without markers */
+    assert_int_equal(sk_txn_end_v2(f->t, sk_str_c("t"), pid, epoch, false, &pid2, &epoch2), SK_KERR_NONE);
+    assert_int_equal(epoch2, epoch + 1);
+    assert_int_equal(f->mark_count, 1);
+    assert_string_equal(state(f, "t", NULL), "CompleteAbort");
+    /* two epochs back is fenced */
+    assert_int_equal(sk_txn_end_v2(f->t, sk_str_c("t"), p.producer_id, p.producer_epoch, true, &pid2, &epoch2),
+                     SK_KERR_PRODUCER_FENCED);
+    /* an epoch replaced by InitProducerId is fenced, not a retry */
+    sk_txn_init_result_t q = init_ex(f, "t", 10000, -1, -1);
+    assert_int_equal(sk_txn_end_v2(f->t, sk_str_c("t"), pid, epoch + 1, false, &pid2, &epoch2),
+                     SK_KERR_PRODUCER_FENCED);
+    assert_int_equal(sk_txn_end_v2(f->t, sk_str_c("t"), q.producer_id + 1, q.producer_epoch, false, &pid2, &epoch2),
+                     SK_KERR_INVALID_PRODUCER_ID_MAPPING);
+}
+
 int
 main(void)
 {
@@ -639,6 +688,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_list_describe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_offsets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v2_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
