@@ -149,10 +149,12 @@ apt_one(sk_req_t *r, sk_str_t id, int64_t pid, int16_t epoch, bool verify, const
             if (!partition_exists(srv, topics[i].name, tps[k].partition))
                 tps[k].error_code = SK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
-    if (id.len <= 0) err = SK_KERR_INVALID_REQUEST;
-    else if (!srv->txn) err = SK_KERR_COORDINATOR_NOT_AVAILABLE;
-    else err = sk_txn_add_partitions(srv->txn, id, pid, epoch, tps, n, verify);
-    for (int32_t i = 0; i < n && err != SK_KERR_NONE && (id.len <= 0 || !srv->txn); i++) tps[i].error_code = err;
+    if (id.len <= 0 || !srv->txn) {
+        err = id.len <= 0 ? SK_KERR_INVALID_REQUEST : SK_KERR_COORDINATOR_NOT_AVAILABLE;
+        for (int32_t i = 0; i < n; i++) tps[i].error_code = err;
+    } else {
+        (void)sk_txn_add_partitions(srv->txn, id, pid, epoch, tps, n, verify); /* errors land in tps */
+    }
     k = 0;
     for (int32_t i = 0; i < count; i++) {
         apt_result_t *t = &res[i];

@@ -1,5 +1,7 @@
 /* coordinator/coordinator.h: the public surface of src/coordinator: the group
- * coordinator for Kafka's classic group protocol and the committed-offset store.
+ * coordinator for Kafka's classic group protocol, the committed-offset store
+ * (transactional offsets included) and the transaction coordinator (section
+ * "transaction coordinator" below; docs/transactions.md).
  *
  * One sk_coord_t per broker, on the loop thread. Groups follow Kafka's state machine
  * (Empty -> PreparingRebalance -> CompletingRebalance -> Stable, Dead when deleted);
