@@ -286,6 +286,7 @@ main() {
     run_test groups "$HERE/groups.sh" --broker "$BROKER" --build-dir "$BUILD_DIR"
     run_test java-idempotent "$HERE/java/run.sh" it-java-idem
     run_test java-eos "$HERE/java/eos.sh" it-java-eos
+    run_test java-streams-eos "$HERE/java/streams.sh" it-streams-eos
     # Kafka's CLI tools against skiffd and against a reference Kafka it starts itself
     [[ "$BROKER" == skiff ]] && run_test kafka-cli "$HERE/kafka_cli.sh" it-cli
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
