@@ -183,10 +183,10 @@ static const cfg_entry_t cfg_table[] = {
           "Largest transaction timeout a producer may ask for."),
     E_INT("transaction.abort.timed.out.transaction.cleanup.interval.ms", transaction_abort_timed_out_interval_ms, 1,
           I32MAX, "10000", U, "How often transactions past their timeout are aborted."),
-    E_INT("transactional.id.expiration.ms", transactional_id_expiration_ms, 1, I32MAX, "604800000", A,
+    E_INT("transactional.id.expiration.ms", transactional_id_expiration_ms, 1, I32MAX, "604800000", U,
           "Forget a transactional id unused this long."),
     E_INT("transaction.remove.expired.transaction.cleanup.interval.ms", transaction_remove_expired_interval_ms, 1,
-          I32MAX, "3600000", A, "How often expired transactional ids are removed."),
+          I32MAX, "3600000", U, "How often expired transactional ids are removed."),
     /* ---- skiff limits ---- */
     E_LONG("skiff.request.arena.max.bytes", request_arena_max_bytes, 65536, (int64_t)1 << 40, "67108864", U,
            "Memory one request may use for its decoded form; over it the request fails."),

@@ -96,6 +96,8 @@ sk_server_txn_start(sk_server_t *srv)
     o.state_partitions = partitions;
     o.max_timeout_ms = srv->cfg->transaction_max_timeout_ms;
     o.abort_check_interval_ms = srv->cfg->transaction_abort_timed_out_interval_ms;
+    o.id_expiration_ms = srv->cfg->transactional_id_expiration_ms;
+    o.expire_check_interval_ms = srv->cfg->transaction_remove_expired_interval_ms;
     o.store = &store;
     o.hooks = (sk_txn_hooks_t){txn_pid_next, sk_txn_marker_hook, srv};
     o.groups = srv->coord;

@@ -268,6 +268,8 @@ typedef struct sk_txn_options {
     int32_t state_partitions;          /* transaction.state.log.num.partitions */
     int32_t max_timeout_ms;            /* transaction.max.timeout.ms */
     int64_t abort_check_interval_ms;   /* transaction.abort.timed.out.transaction.cleanup.interval.ms */
+    int64_t id_expiration_ms;          /* transactional.id.expiration.ms */
+    int64_t expire_check_interval_ms;  /* transaction.remove.expired.transaction.cleanup.interval.ms */
     sk_coord_clock_t clock;
     const sk_coord_store_t *store;     /* __transaction_state; NULL: memory only */
     sk_txn_hooks_t hooks;
@@ -280,8 +282,9 @@ void sk_txn_coord_free(sk_txn_coord_t *t);
 /* Replay __transaction_state, then finish every transaction found in PrepareCommit or
  * PrepareAbort (markers, then the Complete state). */
 int sk_txn_coord_load(sk_txn_coord_t *t);
-/* Abort transactions past their timeout (epoch bumped: the producer is fenced) and
- * retry markers that failed. Call often. */
+/* Abort transactions past their timeout (epoch bumped: the producer is fenced), retry
+ * markers that failed, and forget ids idle (Empty or Complete*) for longer than
+ * transactional.id.expiration.ms (a tombstone in __transaction_state). Call often. */
 void sk_txn_coord_tick(sk_txn_coord_t *t);
 void sk_txn_coord_verify(const sk_txn_coord_t *t);
 int32_t sk_txn_partition_for(const sk_txn_coord_t *t, sk_str_t transactional_id);

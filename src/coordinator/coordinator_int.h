@@ -190,6 +190,7 @@ struct sk_txn_coord {
     sk_coord_store_t store;    /* copy; append NULL = memory only */
     sk_map_t txns;             /* transactional id -> txn_meta_t* (owned) */
     int64_t next_abort_check_ms;
+    int64_t next_expire_check_ms;
 };
 
 txn_meta_t *txn_meta_get(const sk_txn_coord_t *t, sk_str_t id);
@@ -200,6 +201,8 @@ void txn_parts_clear(txn_meta_t *m);
 int64_t txn_wall(const sk_txn_coord_t *t);
 /* Persist m as it is now (TransactionLogValue v0; Empty and Complete states carry no partitions). */
 int txn_log_store(sk_txn_coord_t *t, const txn_meta_t *m);
+/* Persist the removal of m's id (a tombstone). */
+int txn_log_delete(sk_txn_coord_t *t, const txn_meta_t *m);
 /* Replay one __transaction_state partition into t. */
 int txn_log_load_partition(sk_txn_coord_t *t, sk_log_t *log);
 

@@ -47,6 +47,8 @@ sk_txn_options_defaults(sk_txn_options_t *o)
     o->state_partitions = 50;
     o->max_timeout_ms = 900000;
     o->abort_check_interval_ms = 10000;
+    o->id_expiration_ms = 7LL * 24 * 3600 * 1000;
+    o->expire_check_interval_ms = 3600000;
     o->clock = (sk_coord_clock_t){real_mono, real_wall, NULL};
 }
 
@@ -73,6 +75,7 @@ sk_txn_coord_new(const sk_txn_options_t *opt, sk_txn_coord_t **out)
     t->opt.store = NULL;
     sk_map_init(&t->txns);
     t->next_abort_check_ms = txn_mono(t) + opt->abort_check_interval_ms;
+    t->next_expire_check_ms = txn_mono(t) + opt->expire_check_interval_ms;
     *out = t;
     return SK_OK;
 }
@@ -604,12 +607,39 @@ sk_txn_coord_load(sk_txn_coord_t *t)
     return SK_OK;
 }
 
+/* Forget ids with nothing open that were not used for transactional.id.expiration.ms:
+ * the tombstone first, then memory (Kafka moves them through Dead the same way). */
+static void
+expire_ids(sk_txn_coord_t *t, int64_t wall)
+{
+    sk_map_entry_t *e;
+    txn_meta_t *gone[64];
+    int n = 0;
+
+    for (size_t i = 0; n < (int)SK_ARRAY_LEN(gone) && sk_map_next(&t->txns, &i, &e);) {
+        txn_meta_t *m = e->value;
+        bool idle = m->state == SK_TXN_EMPTY || m->state == SK_TXN_COMPLETE_COMMIT || m->state == SK_TXN_COMPLETE_ABORT;
+        if (idle && wall - m->update_wall_ms > t->opt.id_expiration_ms) gone[n++] = m;
+    }
+    for (int i = 0; i < n; i++) {
+        if (txn_log_delete(t, gone[i]) != SK_OK) continue; /* kept; tried again next time */
+        SK_INFO("event=txn_id_expired transactional_id=%s producer_id=%lld", gone[i]->txn_id,
+                (long long)gone[i]->producer_id);
+        txn_meta_remove(t, gone[i]);
+    }
+    if (n == (int)SK_ARRAY_LEN(gone)) t->next_expire_check_ms = txn_mono(t); /* more next tick */
+}
+
 void
 sk_txn_coord_tick(sk_txn_coord_t *t)
 {
     int64_t now = txn_mono(t), wall;
     sk_map_entry_t *e;
 
+    if (now >= t->next_expire_check_ms) {
+        t->next_expire_check_ms = now + t->opt.expire_check_interval_ms;
+        expire_ids(t, txn_wall(t));
+    }
     if (now < t->next_abort_check_ms) return;
     t->next_abort_check_ms = now + t->opt.abort_check_interval_ms;
     wall = txn_wall(t);

@@ -13,6 +13,7 @@
  *                                  2 clientTransactionVersion)
  *
  * We write v0 (what Kafka writes for transactions v1). transactionStatus is sk_txn_state_t.
+ * An id forgotten after transactional.id.expiration.ms gets a tombstone (null value).
  * Loading never asserts on the bytes: a record that does not parse is counted and
  * skipped. A record for an id replaces its whole state (partitions included). */
 #include "coordinator_int.h"
@@ -67,8 +68,8 @@ value_encode(sk_wr_t *w, const txn_meta_t *m)
     return w->failed ? SK_ENOMEM : SK_OK;
 }
 
-int
-txn_log_store(sk_txn_coord_t *t, const txn_meta_t *m)
+static int
+log_write(sk_txn_coord_t *t, const txn_meta_t *m, bool tombstone)
 {
     sk_wr_t key, value;
     sk_record_t rec = {0};
@@ -83,12 +84,12 @@ txn_log_store(sk_txn_coord_t *t, const txn_meta_t *m)
     sk_wr_init(&value, 0);
     sk_wr_i16(&key, 0);
     wr_str(&key, m->txn_id, id_len);
-    rc = value_encode(&value, m);
+    rc = tombstone ? SK_OK : value_encode(&value, m);
     if (rc == SK_OK && key.failed) rc = SK_ENOMEM;
     if (rc == SK_OK) {
         rec.timestamp = txn_wall(t);
         rec.key = (sk_bytes_t){key.buf, (int32_t)key.len};
-        rec.value = (sk_bytes_t){value.buf, (int32_t)value.len};
+        rec.value = tombstone ? (sk_bytes_t){NULL, -1} : (sk_bytes_t){value.buf, (int32_t)value.len};
         rc = sk_batch_build(&spec, &rec, 1, &batch, &len);
     }
     if (rc == SK_OK) rc = t->store.append(t->store.ctx, m->log_partition, batch, len);
@@ -96,6 +97,18 @@ txn_log_store(sk_txn_coord_t *t, const txn_meta_t *m)
     sk_wr_deinit(&key);
     sk_wr_deinit(&value);
     return rc;
+}
+
+int
+txn_log_store(sk_txn_coord_t *t, const txn_meta_t *m)
+{
+    return log_write(t, m, false);
+}
+
+int
+txn_log_delete(sk_txn_coord_t *t, const txn_meta_t *m)
+{
+    return log_write(t, m, true);
 }
 
 /* ---- loading ---- */

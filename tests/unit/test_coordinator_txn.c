@@ -673,6 +673,31 @@ test_v2_end(void **st)
                      SK_KERR_INVALID_PRODUCER_ID_MAPPING);
 }
 
+/* Ids with nothing open are forgotten after transactional.id.expiration.ms, durably. */
+static void
+test_id_expiry(void **st)
+{
+    fx_t *f = *st;
+    f->opt.id_expiration_ms = 60000;
+    f->opt.expire_check_interval_ms = 1000;
+    fx_with_store(f);
+    sk_txn_init_result_t a = init(f, "idle"), b = init_ex(f, "busy", 60000, -1, -1);
+
+    assert_int_equal(add(f, "busy", b, "x", 0), SK_KERR_NONE);
+    tick_after(f, 30000);
+    assert_string_equal(state(f, "idle", NULL), "Empty");
+    tick_after(f, 31000); /* idle 61 s; busy was aborted by its timeout at 60 s */
+    assert_string_equal(state(f, "idle", NULL), "");
+    assert_string_equal(state(f, "busy", NULL), "CompleteAbort");
+    assert_int_equal(add(f, "idle", a, "x", 0), SK_KERR_INVALID_PRODUCER_ID_MAPPING);
+    fx_restart(f); /* the tombstone is replayed */
+    assert_string_equal(state(f, "idle", NULL), "");
+    assert_string_equal(state(f, "busy", NULL), "CompleteAbort");
+    sk_txn_init_result_t again = init(f, "idle");
+    assert_int_equal(again.error_code, SK_KERR_NONE);
+    assert_true(again.producer_id != a.producer_id); /* a fresh id */
+}
+
 int
 main(void)
 {
@@ -689,6 +714,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v2_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_id_expiry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
