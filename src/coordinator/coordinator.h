@@ -362,5 +362,9 @@ int sk_off_txn_commit(sk_coord_t *c, int64_t producer_id, int16_t producer_epoch
 /* A marker of producer_id was written to __consumer_offsets partition `partition`:
  * apply (commit) or drop (abort) its pending offsets there. */
 void sk_off_txn_complete(sk_coord_t *c, int64_t producer_id, int32_t partition, bool commit);
+/* Is a transactional commit of this group's topic/partition waiting for its marker?
+ * OffsetFetch with require_stable (v7+) answers UNSTABLE_OFFSET_COMMIT (88) then, as
+ * Kafka does (KIP-447), so a new owner does not start from an offset about to move. */
+bool sk_off_txn_pending(const sk_coord_t *c, sk_str_t group_id, sk_str_t topic, int32_t partition);
 
 #endif

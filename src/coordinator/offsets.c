@@ -452,6 +452,15 @@ sk_off_txn_complete(sk_coord_t *c, int64_t producer_id, int32_t partition, bool 
                  partition, applied);
 }
 
+bool
+sk_off_txn_pending(const sk_coord_t *c, sk_str_t group_id, sk_str_t topic, int32_t partition)
+{
+    for (const off_txn_pending_t *p = c->txn_pending; p; p = p->next)
+        if (p->off.partition == partition && sk_str_eq(group_id, p->group_id) && sk_str_eq(topic, p->off.topic))
+            return true;
+    return false;
+}
+
 /* The next sequence of producer_id in the group's partition (0 when it starts there or
  * comes with a newer epoch); SK_EINVAL when the log knows a newer epoch (fenced). */
 static int

@@ -595,8 +595,12 @@ test_txn_offsets(void **st)
                      SK_KERR_INVALID_TXN_STATE); /* AddOffsetsToTxn first */
     txn_commit_offset(f, "t", p, "g", 10);
     assert_int_equal(fetched(f, "g", 0), -1); /* pending */
+    assert_true(sk_off_txn_pending(f->groups, sk_str_c("g"), sk_str_c("in"), 0));
+    assert_false(sk_off_txn_pending(f->groups, sk_str_c("g"), sk_str_c("in"), 1));
+    assert_false(sk_off_txn_pending(f->groups, sk_str_c("h"), sk_str_c("in"), 0));
     assert_int_equal(end(f, "t", p, true), SK_KERR_NONE);
     assert_int_equal(fetched(f, "g", 0), 10);
+    assert_false(sk_off_txn_pending(f->groups, sk_str_c("g"), sk_str_c("in"), 0));
     txn_commit_offset(f, "t", p, "g", 20);
     assert_int_equal(end(f, "t", p, false), SK_KERR_NONE);
     assert_int_equal(fetched(f, "g", 0), 10); /* aborted: dropped */
