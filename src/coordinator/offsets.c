@@ -525,10 +525,19 @@ int
 sk_off_txn_commit(sk_coord_t *c, int64_t producer_id, int16_t producer_epoch, const sk_off_commit_args_t *a,
                   sk_off_entry_t *entries, int32_t count)
 {
-    sk_grp_t *g;
-    int16_t err = commit_check(c, a, &g);
+    sk_grp_t *g = NULL;
+    int16_t err;
     int rc;
 
+    if (a->group_id.len > 0 && a->generation_id < 0 && a->member_id.len <= 0) {
+        /* No member identity (TxnOffsetCommit v0-2): Kafka accepts it whatever the group's
+         * state, the producer epoch being the fence. */
+        g = coord_group_get(c, a->group_id);
+        if (!g) g = coord_group_add(c, a->group_id.ptr, (size_t)a->group_id.len);
+        err = g ? SK_KERR_NONE : SK_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else {
+        err = commit_check(c, a, &g);
+    }
     for (int32_t i = 0; i < count; i++) {
         sk_off_entry_t *e = &entries[i];
         if (e->error_code != SK_KERR_NONE) continue;

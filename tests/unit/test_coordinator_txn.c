@@ -702,6 +702,78 @@ test_id_expiry(void **st)
     assert_true(again.producer_id != a.producer_id); /* a fresh id */
 }
 
+typedef struct join_cap {
+    int16_t err;
+    int32_t gen;
+    char member[128];
+} join_cap_t;
+
+static void
+join_cb(void *ctx, const sk_grp_join_result_t *r)
+{
+    join_cap_t *j = ctx;
+    j->err = r->error_code;
+    j->gen = r->generation_id;
+    snprintf(j->member, sizeof(j->member), "%s", r->member_id ? r->member_id : "");
+}
+
+static void
+sync_cb(void *ctx, const sk_grp_sync_result_t *r)
+{
+    *(int16_t *)ctx = r->error_code;
+}
+
+/* TxnOffsetCommit and a live group: a member's commit is checked like OffsetCommit, one
+ * without member identity (v0-2) is accepted, the producer epoch being the fence. */
+static void
+test_txn_offsets_group(void **st)
+{
+    fx_t *f = *st;
+    sk_grp_protocol_t proto = {sk_str_c("range"), {(const uint8_t *)"", 0}};
+    sk_grp_join_args_t ja = {.version = 3, .group_id = sk_str_c("g"), .member_id = sk_str_c(""),
+                             .instance_id = SK_STR_NULL, .protocol_type = sk_str_c("consumer"),
+                             .client_id = sk_str_c("c"), .client_host = sk_str_c("h"), .session_timeout_ms = 10000,
+                             .rebalance_timeout_ms = 10000, .protocols = &proto, .protocol_count = 1};
+    join_cap_t j = {0};
+    int16_t sync_err = -2;
+    sk_grp_assignment_t asg = {{NULL, 0}, {(const uint8_t *)"", 0}};
+    sk_txn_init_result_t p = init(f, "t");
+
+    sk_coord_free(f->groups); /* no initial rebalance delay */
+    f->gopt.initial_rebalance_delay_ms = 0;
+    assert_int_equal(sk_coord_new(&f->gopt, &f->groups), SK_OK);
+    f->opt.groups = f->groups;
+    sk_txn_coord_free(f->t);
+    assert_int_equal(sk_txn_coord_new(&f->opt, &f->t), SK_OK);
+    p = init(f, "t");
+    sk_grp_join(f->groups, &ja, join_cb, &j);
+    f->clock.mono += 10;
+    sk_coord_tick(f->groups);
+    assert_int_equal(j.err, SK_KERR_NONE);
+    asg.member_id = sk_str_c(j.member);
+    sk_grp_sync_args_t sa = {sk_str_c("g"), j.gen, sk_str_c(j.member), SK_STR_NULL, SK_STR_NULL, SK_STR_NULL, &asg, 1};
+    sk_grp_sync(f->groups, &sa, sync_cb, &sync_err);
+    assert_int_equal(sync_err, SK_KERR_NONE);
+    assert_int_equal(sk_txn_add_offsets(f->t, sk_str_c("t"), p.producer_id, p.producer_epoch, sk_str_c("g")),
+                     SK_KERR_NONE);
+
+    sk_off_entry_t e = {sk_str_c("in"), 0, 5, -1, SK_STR_NULL, 0};
+    sk_off_commit_args_t stale = {sk_str_c("g"), j.gen + 1, sk_str_c(j.member), SK_STR_NULL, -1};
+    assert_int_equal(sk_off_txn_commit(f->groups, p.producer_id, p.producer_epoch, &stale, &e, 1), SK_OK);
+    assert_int_equal(e.error_code, SK_KERR_ILLEGAL_GENERATION);
+    sk_off_commit_args_t member = {sk_str_c("g"), j.gen, sk_str_c(j.member), SK_STR_NULL, -1};
+    e.error_code = 0;
+    assert_int_equal(sk_off_txn_commit(f->groups, p.producer_id, p.producer_epoch, &member, &e, 1), SK_OK);
+    assert_int_equal(e.error_code, SK_KERR_NONE);
+    sk_off_commit_args_t anon = {sk_str_c("g"), -1, sk_str_c(""), SK_STR_NULL, -1};
+    e.error_code = 0;
+    e.offset = 6;
+    assert_int_equal(sk_off_txn_commit(f->groups, p.producer_id, p.producer_epoch, &anon, &e, 1), SK_OK);
+    assert_int_equal(e.error_code, SK_KERR_NONE);
+    assert_int_equal(end(f, "t", p, true), SK_KERR_NONE);
+    assert_int_equal(fetched(f, "g", 0), 6);
+}
+
 int
 main(void)
 {
@@ -719,6 +791,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_txn_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v2_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_id_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_offsets_group, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
