@@ -230,8 +230,8 @@ int16_t sk_off_delete(sk_coord_t *c, sk_str_t group_id, sk_off_entry_t *entries,
  * TransactionStatus stored in __transaction_state). Every change is persisted before it
  * is acknowledged; EndTxn writes PrepareCommit/PrepareAbort, then a marker to every
  * partition of the transaction (through the marker hook), then the Complete state.
- * Markers that fail are retried from sk_txn_coord_tick; until they are all written the
- * id answers CONCURRENT_TRANSACTIONS. Time comes from the injected clock. */
+ * Markers that fail are retried from sk_txn_coord_tick (every 500 ms); until they are
+ * all written the id answers CONCURRENT_TRANSACTIONS. Time comes from the injected clock. */
 #define SK_TXN_STATE_TOPIC "__transaction_state"
 enum {
     SK_KERR_TXN_COORDINATOR_FENCED = 52,

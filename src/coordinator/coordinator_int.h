@@ -191,6 +191,8 @@ struct sk_txn_coord {
     sk_map_t txns;             /* transactional id -> txn_meta_t* (owned) */
     int64_t next_abort_check_ms;
     int64_t next_expire_check_ms;
+    int64_t next_marker_retry_ms;
+    bool markers_pending;      /* some Prepare* id has a marker left to write */
 };
 
 txn_meta_t *txn_meta_get(const sk_txn_coord_t *t, sk_str_t id);

@@ -14,6 +14,7 @@
 #include "coordinator_int.h"
 
 #define TXN_EPOCH_EXHAUSTED (INT16_MAX - 1) /* Kafka: an epoch this high is not bumped */
+#define TXN_MARKER_RETRY_MS 500                /* markers that failed are tried again this often */
 
 static const char *const txn_state_names[] = {
     "Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort", "Dead", "PrepareEpochFence",
@@ -277,7 +278,10 @@ meta_finish(sk_txn_coord_t *t, txn_meta_t *m)
         p->marker_done = true;
         if (is_offsets_part(p) && t->opt.groups) sk_off_txn_complete(t->opt.groups, m->producer_id, p->partition, commit);
     }
-    if (!all) return SK_AGAIN;
+    if (!all) {
+        t->markers_pending = true;
+        return SK_AGAIN;
+    }
     txn_snap_t s = snap_take(m);
     int32_t parts = m->part_count;
     m->state = commit ? SK_TXN_COMPLETE_COMMIT : SK_TXN_COMPLETE_ABORT;
@@ -288,6 +292,7 @@ meta_finish(sk_txn_coord_t *t, txn_meta_t *m)
     if (rc != SK_OK) {
         m->state = commit ? SK_TXN_PREPARE_COMMIT : SK_TXN_PREPARE_ABORT;
         m->start_wall_ms = s.start_wall_ms;
+        t->markers_pending = true; /* the Complete record is retried with the markers */
         return rc;
     }
     txn_parts_clear(m);
@@ -640,14 +645,20 @@ sk_txn_coord_tick(sk_txn_coord_t *t)
         t->next_expire_check_ms = now + t->opt.expire_check_interval_ms;
         expire_ids(t, txn_wall(t));
     }
+    if (t->markers_pending && now >= t->next_marker_retry_ms) {
+        t->next_marker_retry_ms = now + TXN_MARKER_RETRY_MS;
+        t->markers_pending = false; /* set again by meta_finish while one fails */
+        for (size_t i = 0; sk_map_next(&t->txns, &i, &e);) {
+            txn_meta_t *m = e->value;
+            if (m->state == SK_TXN_PREPARE_COMMIT || m->state == SK_TXN_PREPARE_ABORT) (void)meta_finish(t, m);
+        }
+    }
     if (now < t->next_abort_check_ms) return;
     t->next_abort_check_ms = now + t->opt.abort_check_interval_ms;
     wall = txn_wall(t);
     for (size_t i = 0; sk_map_next(&t->txns, &i, &e);) {
         txn_meta_t *m = e->value;
-        if (m->state == SK_TXN_PREPARE_COMMIT || m->state == SK_TXN_PREPARE_ABORT) {
-            (void)meta_finish(t, m);
-        } else if (m->state == SK_TXN_ONGOING && wall - m->start_wall_ms > m->timeout_ms) {
+        if (m->state == SK_TXN_ONGOING && wall - m->start_wall_ms > m->timeout_ms) {
             SK_INFO("event=txn_timed_out transactional_id=%s producer_id=%lld epoch=%d", m->txn_id,
                     (long long)m->producer_id, m->producer_epoch);
             (void)meta_end(t, m, false, true);
