@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define FLUSH_JOB_FDS_MAX 64 /* descriptors per job; a log with more unsynced segments
@@ -140,6 +141,17 @@ flusher_main(void *arg)
     }
 }
 
+int
+sk_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits this mask */
+    int r = pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r == 0 ? SK_OK : SK_EIO;
+}
+
 /* ---- loop side ---- */
 
 int
@@ -153,7 +165,7 @@ sk_flusher_new(bool threaded, sk_flusher_wake_fn wake, void *wake_ctx, sk_flushe
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     if (threaded) {
-        if (pthread_create(&f->thread, NULL, flusher_main, f) != 0) {
+        if (sk_thread_start(&f->thread, flusher_main, f) != SK_OK) {
             pthread_cond_destroy(&f->cv);
             pthread_mutex_destroy(&f->mu);
             free(f);

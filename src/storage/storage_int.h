@@ -12,6 +12,8 @@
 
 #include "storage/storage.h"
 
+#include <pthread.h>
+
 #define SK_OFFIDX_ENTRY_SIZE 8   /* relative offset u32, position u32 */
 #define SK_TIMEIDX_ENTRY_SIZE 12 /* timestamp i64, relative offset u32 */
 #define SK_SEG_NAME_DIGITS 20
@@ -354,6 +356,11 @@ int sk_log_seg_unlink(sk_log_t *log, int64_t base_offset);
 int sk_trash_dir(sk_trash_t *t, const char *path);
 /* Remove <name>.deleted files left in a partition directory by a crash. */
 void sk_trash_sweep_dir(const char *dir);
+/* Start a storage worker thread (flusher, trash, cleaner) with every signal blocked, so
+ * that SIGTERM and SIGINT always reach the loop thread's handlers (a signal delivered
+ * to a worker that does not block it would take its default action: kill the process
+ * without a clean shutdown). */
+int sk_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 /* ---- cleaner*.c: compaction (docs/compaction.md) ----
  * The loop thread describes a log's cleanable sealed segments in a task (refs on their

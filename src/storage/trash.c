@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define TRASH_SUFFIX ".deleted"
@@ -121,7 +122,7 @@ sk_trash_new(bool threaded, sk_trash_t **out)
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     if (threaded) {
-        if (pthread_create(&t->thread, NULL, trash_main, t) != 0) {
+        if (sk_thread_start(&t->thread, trash_main, t) != SK_OK) {
             pthread_cond_destroy(&t->cv);
             pthread_mutex_destroy(&t->mu);
             free(t);
