@@ -45,9 +45,8 @@ sk_log_clean_check(const sk_log_t *log, int64_t now_ms, sk_clean_check_t *o)
 {
     const sk_log_config_t *cfg = &log->cfg;
     int32_t sealed = log->seg_count - 1;
-    /* Kafka: min(active segment base, last stable offset). The high watermark bounds the
-     * last stable offset from above; transactional batches are kept unchanged anyway. */
-    int64_t bound = SK_MIN(log->segs[sealed]->base_offset, log->hw);
+    /* Kafka: min(active segment base, last stable offset). */
+    int64_t bound = SK_MIN(log->segs[sealed]->base_offset, sk_log_last_stable_offset(log));
     int64_t lag_limit = cfg->min_compaction_lag_ms > now_ms ? INT64_MIN : now_ms - cfg->min_compaction_lag_ms;
     const sk_seg_t *first_dirty_seg = NULL;
 

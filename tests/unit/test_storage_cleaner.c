@@ -14,7 +14,10 @@
  *  - a crash (stop) after every step of the swap leaves a directory that opens, passes
  *    verify and reads the same latest value per key;
  *  - the boundary survives a restart (cleaner-offset-checkpoint);
- *  - the cleaner thread, fed through sk_cleaner_poll, compacts a log;
+ *  - the cleaner thread, fed through sk_cleaner_poll, compacts a log, and a result whose
+ *    segments retention removed meanwhile is dropped;
+ *  - transactional batches stay whole and the aborted-transaction index of merged
+ *    segments survives the swap and a restart;
  *  - property: random keyed writes, tombstones and keyless records over random segment
  *    sizes, codecs, map sizes and cleaning times match a hash map (env SEED repeats). */
 #include <setjmp.h>
@@ -710,6 +713,79 @@ test_cleaner_thread(void **state)
     sk_logmgr_close(mgr);
 }
 
+static void
+aborted_cb(void *ctx, int64_t producer_id, int64_t first_offset)
+{
+    int64_t *v = ctx;
+    v[0]++;
+    v[1] = producer_id;
+    v[2] = first_offset;
+}
+
+/* Transactional batches and markers stay as they are, and the aborted-transaction
+ * index of merged segments survives the swap and a restart. */
+static void
+test_transactions_kept(void **state)
+{
+    fixture_t *f = *state;
+    sk_logmgr_t *mgr;
+    sk_log_t *log = make_log(f, &mgr);
+    sk_append_info_t info;
+    char kb[16], vb[16];
+    sk_record_t recs[4];
+    uint8_t *b;
+    size_t len;
+
+    append_updates(log, f->m, 100, 4, 4, T0, SK_CODEC_NONE);
+    /* An aborted transaction writing keys 0..3, which later updates supersede. */
+    sk_batch_spec_t spec = {.codec = SK_CODEC_NONE, .attributes_extra = SK_ATTR_TRANSACTIONAL, .producer_id = 777,
+                            .producer_epoch = 0, .base_sequence = 0};
+    for (int i = 0; i < 4; i++) {
+        snprintf(kb, sizeof(kb), "key-%05d", i);
+        snprintf(vb, sizeof(vb), "aborted");
+        recs[i] = (sk_record_t){.timestamp = T0, .key = {(const uint8_t *)strdup(kb), 9},
+                                .value = {(const uint8_t *)strdup(vb), 7}};
+    }
+    assert_int_equal(sk_batch_build(&spec, recs, 4, &b, &len), SK_OK);
+    for (int i = 0; i < 4; i++) free((void *)recs[i].key.ptr), free((void *)recs[i].value.ptr);
+    assert_int_equal(sk_log_append(log, b, len, 0, T0, &info), SK_OK);
+    free(b);
+    int64_t txn_first = info.base_offset;
+    f->m->count += 4; /* not in the model's values: checked separately below */
+    assert_int_equal(sk_log_append_marker(log, 777, 0, false, 0, 0, T0, &info), SK_OK);
+    f->m->count += 1;
+    sk_log_set_high_watermark(log, sk_log_end_offset(log));
+    /* Much more data so the transaction's segment is sealed and merged with others. */
+    for (int64_t i = txn_first; i < txn_first + 5; i++) f->m->at[i] = (written_t){-1, -1};
+    append_updates(log, f->m, 300, 4, 4, T0, SK_CODEC_NONE);
+    sk_clean_opts_t o = opts_at(T0);
+    assert_int_equal(sk_log_clean(log, &o, NULL), SK_OK);
+    sk_log_verify(log);
+    int64_t seen[3] = {0};
+    assert_int_equal(sk_log_aborted_txns(log, 0, sk_log_end_offset(log), aborted_cb, seen), SK_OK);
+    assert_int_equal(seen[0], 1);
+    sk_logmgr_close(mgr);
+    assert_int_equal(sk_logmgr_open(f->dir, &f->cfg, &mgr), SK_OK);
+    log = sk_logmgr_get(mgr, "c", 0);
+    memset(seen, 0, sizeof(seen));
+    assert_int_equal(sk_log_aborted_txns(log, 0, sk_log_end_offset(log), aborted_cb, seen), SK_OK);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(seen[1], 777);
+    assert_int_equal(seen[2], txn_first);
+    /* The transactional batch is still there, whole. */
+    sk_log_slice_t sl;
+    assert_int_equal(sk_log_read(log, txn_first, 1 << 20, sk_log_end_offset(log), true, &sl), SK_OK);
+    uint8_t hb[SK_BATCH_HEADER_SIZE];
+    sk_batch_hdr_t h;
+    assert_int_equal(pread(sl.file->fd, hb, sizeof(hb), sl.pos), (ssize_t)sizeof(hb));
+    sk_log_slice_release(&sl);
+    assert_int_equal(sk_batch_hdr_parse(hb, sizeof(hb), &h), SK_OK);
+    assert_int_equal(h.base_offset, txn_first);
+    assert_int_equal(h.records_count, 4);
+    assert_true(h.attributes & SK_ATTR_TRANSACTIONAL);
+    sk_logmgr_close(mgr);
+}
+
 /* ---- property test ---- */
 
 static uint64_t rng_state;
@@ -806,6 +882,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_map_full_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap_crash_every_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleaner_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_property, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
