@@ -4,8 +4,9 @@
  * The loop thread asks for "everything of log L below offset X durable" (a waiter, or a
  * bare request from the flush.messages / flush.ms policies). A log has at most one job
  * in flight: the job holds dup()ed descriptors of the files to sync (the unsynced
- * segments from the recovery point on, their indexes, and the partition directory when
- * a segment was created since its last sync), so a segment rolled, closed or deleted
+ * segments from the recovery point on, the indexes of the sealed ones among them, and
+ * the partition directory when a segment was created since its last sync; the active
+ * segment's indexes are rebuilt by recovery), so a segment rolled, closed or deleted
  * meanwhile never closes a descriptor the worker is using (an fsync through a dup
  * syncs the same open file). A request for a log whose job still waits in the queue
  * extends that job to the LEO; requests arriving while a log's job runs are batched
