@@ -13,6 +13,8 @@
  *     or complete (close), the job in flight finishes without the log (ASan: no leak,
  *     no use after free);
  *   - the threaded flusher and trash thread wake their owner and finish;
+ *   - flush.ms with Kafka's defaults: acknowledged at once, fsynced later by the
+ *     worker, never by the thread calling flush_due;
  *   - deletion: retention renames segments to .deleted and the trash removes them;
  *     leftovers are swept at the next open; a deleted partition directory is removed.
  * Most cases use the unthreaded mode, in which the test runs the worker's rounds
@@ -527,6 +529,40 @@ test_trash(void **state)
     sk_trash_free(t);
 }
 
+/* Kafka's defaults plus flush.ms: appends are acknowledged at once (no flush_wait) and
+ * the periodic flush_due only queues a job; the fsync happens on the worker, never on
+ * the calling (loop) thread. */
+static void
+test_flush_ms_in_background(void **state)
+{
+    fixture_t *f = *state;
+    sk_append_info_t info;
+
+    f->cfg.flush_interval_messages = INT64_MAX;
+    f->cfg.flush_interval_ms = 100;
+    open_mgr(f);
+    int64_t syncs = sync_calls();
+    for (int i = 0; i < 5; i++) {
+        append_one(f->log, 100, &info);
+        assert_false(info.flush_wait);
+    }
+    assert_int_equal(sync_calls(), syncs); /* nothing fsynced by the appends */
+    assert_int_equal(sk_logmgr_flush_due(f->mgr, 10000), SK_OK); /* starts the clock */
+    assert_int_equal(sk_logmgr_flush_due(f->mgr, 10099), SK_OK);
+    assert_int_equal(sk_flusher_work(f->fl), 0);
+    assert_int_equal(sk_logmgr_flush_due(f->mgr, 10100), SK_OK); /* due: a job is queued */
+    assert_int_equal(sync_calls(), syncs);                      /* but not run here */
+    assert_int_equal(sk_log_durable_offset(f->log), 0);
+    assert_int_equal(sk_flusher_work(f->fl), 1);
+    assert_true(sync_calls() > syncs);
+    assert_int_equal(sk_flusher_poll(f->fl), 1);
+    assert_int_equal(sk_log_durable_offset(f->log), 5);
+    assert_int_equal(f->log->recovery_point, 5);
+    assert_int_equal(sk_logmgr_flush_due(f->mgr, 20000), SK_OK); /* nothing new: no job */
+    assert_int_equal(sk_flusher_work(f->fl), 0);
+    close_mgr(f);
+}
+
 int
 main(void)
 {
@@ -536,6 +572,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_failed_fsync_offlines_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threaded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_ms_in_background, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
