@@ -186,7 +186,15 @@ seg_walk(const sk_clean_seg_t *seg, uint8_t *buf, size_t cap, batch_visit_cb cb,
 
 /* ---- building the map ---- */
 
+/* The owner wants the thread back (shutdown): stop between two batches. */
+static bool
+task_cancelled(const sk_clean_task_t *t)
+{
+    return t->cancel && *t->cancel;
+}
+
 typedef struct map_ctx {
+    const sk_clean_task_t *t;
     sk_clean_map_t *map;
     int64_t from;      /* first dirty offset: records below are clean already */
     int64_t end;       /* out: the map covers [from, end) */
@@ -207,6 +215,7 @@ map_batch_cb(void *ctx, const sk_batch_hdr_t *h, const uint8_t *b, size_t len)
 {
     map_ctx_t *mc = ctx;
     int64_t last = h->base_offset + h->last_offset_delta;
+    if (task_cancelled(mc->t)) return SK_EINVAL;
     if (last < mc->from) return SK_OK;
     /* Room for every record of the batch, or stop before it. */
     if (mc->map->entries + (size_t)h->last_offset_delta + 1 > mc->map->max_entries) {
@@ -227,7 +236,7 @@ map_batch_cb(void *ctx, const sk_batch_hdr_t *h, const uint8_t *b, size_t len)
 int
 sk_clean_build_map(sk_clean_task_t *t, sk_clean_map_t *map, uint8_t *buf, size_t cap)
 {
-    map_ctx_t mc = {.map = map, .from = t->first_dirty, .end = t->first_dirty};
+    map_ctx_t mc = {.t = t, .map = map, .from = t->first_dirty, .end = t->first_dirty};
     int rc = SK_OK;
 
     for (int32_t i = 0; i < t->seg_count && rc == SK_OK; i++) {
@@ -240,6 +249,9 @@ sk_clean_build_map(sk_clean_task_t *t, sk_clean_map_t *map, uint8_t *buf, size_t
         else if (rc == SK_OK) mc.end = seg->next_offset;
     }
     t->map_end = mc.end;
+    /* Not even one batch fits the map (log.cleaner.dedupe.buffer.size far too small
+     * for this batch): no progress is possible. */
+    if (rc == SK_OK && mc.full && mc.end == t->first_dirty) rc = SK_ELIMIT;
     return rc;
 }
 
@@ -554,6 +566,7 @@ clean_batch_cb(void *ctx, const sk_batch_hdr_t *h, const uint8_t *b, size_t len)
     bool keep_empty = last == c->group_end - 1 || producer_last_batch(c->t, h);
     int rc;
 
+    if (task_cancelled(c->t)) return SK_EINVAL;
     if (h->attributes & (SK_ATTR_CONTROL | SK_ATTR_TRANSACTIONAL))
         return out_batch(c->out, b, len, h->base_offset, last, h->max_timestamp);
     c->h = h;

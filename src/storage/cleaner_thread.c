@@ -24,6 +24,7 @@ struct sk_cleaner {
     sk_clean_task_t *todo;        /* owned; under mu */
     sk_clean_task_t *done;        /* owned; under mu */
     bool stop;                    /* under mu */
+    _Atomic int cancel;           /* set at shutdown: the running task gives up */
     bool busy;                    /* loop thread: a task is out (todo, running or done) */
     int64_t last_pick_ms;         /* loop thread */
     sk_clean_stats_t totals;      /* loop thread */
@@ -86,8 +87,9 @@ sk_cleaner_free(sk_cleaner_t *c)
 {
     if (!c) return;
     if (c->started) {
-        /* The thread finishes the task it is running (a rewrite cannot be interrupted
-         * half-way without leaving files); the result is dropped below. */
+        /* The running task gives up at its next batch; its .cleaned files are removed
+         * when it is freed below. */
+        c->cancel = 1;
         pthread_mutex_lock(&c->mu);
         c->stop = true;
         pthread_cond_signal(&c->cv);
@@ -189,6 +191,7 @@ sk_cleaner_poll(sk_cleaner_t *c, int64_t now_ms)
     sk_clean_opts_t o = {.now_ms = now_ms, .map_bytes = c->opt.dedupe_buffer_bytes,
                          .io_buffer_bytes = c->opt.io_buffer_bytes, .swap_stop_step = -1};
     if (sk_clean_task_new(p.best, &o, &t) != SK_OK) return installed;
+    t->cancel = &c->cancel;
     c->busy = true;
     if (!c->opt.threaded) {
         sk_clean_task_run(t);

@@ -416,6 +416,7 @@ typedef struct sk_clean_task {
     int32_t index_interval_bytes;
     int64_t map_bytes;
     int32_t io_buffer_bytes;
+    const _Atomic int *cancel; /* borrowed, may be NULL: non-zero abandons the work */
     /* results (cleaner thread) */
     int rc;
     int64_t map_end;         /* the map covers [first_dirty, map_end): the new boundary */
