@@ -51,7 +51,8 @@ sk_log_clean_check(const sk_log_t *log, int64_t now_ms, sk_clean_check_t *o)
     const sk_seg_t *first_dirty_seg = NULL;
 
     memset(o, 0, sizeof(*o));
-    o->first_dirty = SK_MAX(log->clean_offset, log->start_offset);
+    /* A clean offset past the LEO (the log was cut back) covers nothing. */
+    o->first_dirty = SK_MIN(SK_MAX(log->clean_offset, log->start_offset), log->leo);
     o->first_uncleanable = log->segs[0]->base_offset;
     for (int32_t i = 0; i < sealed; i++) {
         const sk_seg_t *seg = log->segs[i];
