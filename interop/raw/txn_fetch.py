@@ -14,7 +14,9 @@ Then:
 - ListOffsets v2 latest: the LSO at read_committed, the high watermark at
   read_uncommitted;
 - a read_committed long poll parked at the LSO answers as soon as the open
-  transaction commits (EndTxn from another connection), with its records.
+  transaction commits (EndTxn from another connection), with its records;
+- OffsetFetch v7 with require_stable answers UNSTABLE_OFFSET_COMMIT while a
+  TxnOffsetCommit waits for its transaction, and the offset after the commit (KIP-447).
 Without the transaction APIs (a broker without a coordinator), a transactional batch
 of a made-up producer id is written directly and the LSO, the read_committed cap and
 ListOffsets are checked against it (no aborted list can exist then).
@@ -91,6 +93,14 @@ class Client:
         corr, resp = pt.read_response(self.s)
         assert corr == self.corr, "correlation id %d, expected %d" % (corr, self.corr)
         return resp
+
+    def call_flex(self, api, ver, body):
+        """A flexible-version request (header v2); the answer without its header."""
+        self.corr += 1
+        self.s.sendall(pt.frame(api, ver, self.corr, body, flexible=True))
+        corr, resp = pt.read_response(self.s)
+        assert corr == self.corr, "correlation id %d, expected %d" % (corr, self.corr)
+        return resp[1:]  # response header v1: empty tagged fields
 
     def send(self, api, ver, body):
         self.corr += 1
@@ -338,6 +348,90 @@ def test_with_coordinator():
     other.close()
 
 
+def uvarint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7F) | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
+def cstr(s):
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def offset_fetch_stable(c, group, topic):
+    """OffsetFetch v7 with require_stable for partition 0: (error, committed offset),
+    retried while the group coordinator is loading (Kafka answers NOT_COORDINATOR then)."""
+    for _ in range(100):
+        err, off = offset_fetch_stable_once(c, group, topic)
+        if err not in RETRIABLE:
+            break
+        time.sleep(0.1)
+    return err, off
+
+
+def offset_fetch_stable_once(c, group, topic):
+    body = cstr(group) + uvarint(2) + cstr(topic) + uvarint(2) + struct.pack(">i", 0) + b"\0"
+    b = c.call_flex(9, 7, body + b"\1\0")
+    if len(b) < 4 + 1 + 1 or b[4] != 2:  # no topic in the answer: the group-level error
+        return struct.unpack(">h", b[-3:-1])[0] if len(b) >= 3 else -1, -1
+    pos = 4 + 1  # throttle, one topic
+    n = b[pos] - 1
+    pos += 1 + n + 1  # name, one partition
+    _part, offset, _epoch = struct.unpack(">iqi", b[pos:pos + 16])
+    pos += 16
+    mlen = b[pos] - 1
+    pos += 1 + max(mlen, 0)
+    (err,) = struct.unpack(">h", b[pos:pos + 2])
+    return err, offset
+
+
+def test_unstable_offsets():
+    """KIP-447: OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT (88) while
+    a transactional offset commit waits for its marker, and the offset once committed."""
+    topic, group = "raw-txn-stable-%d" % os.getpid(), "raw-txn-stable-g-%d" % os.getpid()
+    c = Client()
+    pt.wait_topic(c.s, topic)
+    deadline = time.time() + 60
+    while True:  # the group coordinator (Kafka creates __consumer_offsets here)
+        b = c.call(10, 1, str16(group) + struct.pack(">b", 0))
+        (_thr, err) = struct.unpack(">ih", b[:6])
+        if err == 0 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    check(err == 0, "FindCoordinator(group) error %d" % err)
+    tp = TxnProducer(c, "raw-txn-stable-%d" % os.getpid())
+    tp.add(topic)
+    tp.send(topic, [b"s1"])
+    b = c.call(25, 1, str16(tp.txn_id) + struct.pack(">qh", tp.pid, tp.epoch) + str16(group))
+    (_thr, err) = struct.unpack(">ih", b[:6])
+    check(err == 0, "AddOffsetsToTxn error %d" % err)
+    body = str16(tp.txn_id) + str16(group) + struct.pack(">qh", tp.pid, tp.epoch)
+    body += struct.pack(">i", 1) + str16(topic) + struct.pack(">i", 1) + struct.pack(">iqi", 0, 42, -1) + str16("")
+    for _ in range(100):  # Kafka answers NOT_COORDINATOR while the group's partition loads
+        b = c.call(28, 2, body)
+        pos = 4 + 4 + 2 + len(topic) + 4
+        _part, err = struct.unpack(">ih", b[pos:pos + 6])
+        if err not in RETRIABLE:
+            break
+        time.sleep(0.1)
+    check(err == 0, "TxnOffsetCommit error %d" % err)
+    err, off = offset_fetch_stable(c, group, topic)
+    check(err == 88 and off == -1, "OffsetFetch(require_stable) during the transaction: error %d offset %d "
+          "(want 88 UNSTABLE_OFFSET_COMMIT, -1)" % (err, off))
+    tp.end(True)
+    for _ in range(100):  # Kafka writes the markers after answering EndTxn
+        err, off = offset_fetch_stable(c, group, topic)
+        if err == 0 and off == 42:
+            break
+        time.sleep(0.1)
+    check(err == 0 and off == 42, "OffsetFetch(require_stable) after the commit: error %d offset %d (want 0, 42)"
+          % (err, off))
+    c.close()
+
+
 # ---- without a coordinator ----
 def test_without_coordinator():
     topic = "raw-txn-direct-%d" % os.getpid()
@@ -372,7 +466,7 @@ def main():
     apis = api_versions(c)
     c.close()
     if 24 in apis and 26 in apis:
-        name, t = "with_coordinator", test_with_coordinator
+        name, t = "with_coordinator", lambda: (test_with_coordinator(), test_unstable_offsets())
     else:
         name, t = "without_coordinator", test_without_coordinator
     t()

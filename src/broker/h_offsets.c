@@ -110,6 +110,22 @@ fetch_fill(sk_server_t *srv, sk_str_t group, sk_str_t topic, int32_t partition, 
     }
 }
 
+/* require_stable (v7+, KIP-447): a partition with a transactional commit waiting for its
+ * marker answers UNSTABLE_OFFSET_COMMIT and no offset, as Kafka does, so a consumer
+ * taking it over retries instead of starting from an offset about to move. */
+static void
+fetch_mark_unstable(sk_server_t *srv, sk_str_t group, fetch_topic_t *ts, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < ts[i].count; j++) {
+            fetch_part_t *p = &ts[i].parts[j];
+            if (p->error_code != SK_KERR_NONE ||
+                !sk_off_txn_pending(srv->coord, group, ts[i].name, p->partition_index))
+                continue;
+            *p = (fetch_part_t){p->partition_index, -1, -1, sk_str_c(""), SK_KERR_UNSTABLE_OFFSET_COMMIT};
+        }
+}
+
 /* Requested topics (names + partition lists) of one group into fetch_topic_t. */
 static int
 fetch_requested(sk_req_t *r, sk_str_t group, const sk_str_t *names, const int32_t *const *parts,
@@ -180,6 +196,7 @@ fetch_group_v7(sk_req_t *r, const sk_OffsetFetchRequest_t *req, sk_OffsetFetchRe
         rc = fetch_requested(r, req->group_id, names, (const int32_t *const *)parts, pcs, n, &ts);
     }
     if (rc != SK_OK) return rc;
+    if (r->api_version >= 7 && req->require_stable) fetch_mark_unstable(sk_req_server(r), req->group_id, ts, n);
     resp->topics = sk_req_array(r, (size_t)SK_MAX(n, 1), sizeof(*resp->topics));
     if (!resp->topics) return SK_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
@@ -198,7 +215,7 @@ fetch_group_v7(sk_req_t *r, const sk_OffsetFetchRequest_t *req, sk_OffsetFetchRe
 }
 
 static int
-fetch_group_v8(sk_req_t *r, const sk_OffsetFetchRequest_OffsetFetchRequestGroup_t *rg,
+fetch_group_v8(sk_req_t *r, const sk_OffsetFetchRequest_OffsetFetchRequestGroup_t *rg, bool require_stable,
                sk_OffsetFetchResponse_OffsetFetchResponseGroup_t *out)
 {
     fetch_topic_t *ts = NULL;
@@ -223,6 +240,7 @@ fetch_group_v8(sk_req_t *r, const sk_OffsetFetchRequest_OffsetFetchRequestGroup_
         rc = fetch_requested(r, rg->group_id, names, (const int32_t *const *)parts, pcs, n, &ts);
     }
     if (rc != SK_OK) return rc;
+    if (require_stable) fetch_mark_unstable(sk_req_server(r), rg->group_id, ts, n);
     out->topics = sk_req_array(r, (size_t)SK_MAX(n, 1), sizeof(*out->topics));
     if (!out->topics) return SK_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
@@ -254,7 +272,8 @@ sk_h_offset_fetch(sk_req_t *r)
         resp.groups = sk_req_array(r, (size_t)req->groups_count, sizeof(*resp.groups));
         if (!resp.groups) return SK_ENOMEM;
         for (int32_t i = 0; i < req->groups_count; i++)
-            if (fetch_group_v8(r, &req->groups[i], &resp.groups[resp.groups_count++]) != SK_OK) return SK_ENOMEM;
+            if (fetch_group_v8(r, &req->groups[i], req->require_stable, &resp.groups[resp.groups_count++]) != SK_OK)
+                return SK_ENOMEM;
     }
     sk_req_respond(r, &resp);
     return SK_OK;
