@@ -19,7 +19,8 @@
  *  - transactional batches stay whole and the aborted-transaction index of merged
  *    segments survives the swap and a restart;
  *  - property: random keyed writes, tombstones and keyless records over random segment
- *    sizes, codecs, map sizes and cleaning times match a hash map (env SEED repeats). */
+ *    sizes, codecs, map sizes and cleaning times match a hash map (env SEED repeats a
+ *    run, ROUNDS sets how many seeds, TEST_FILTER=test_property runs only this). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -860,9 +861,9 @@ static void
 test_property(void **state)
 {
     fixture_t *f = *state;
-    const char *env = getenv("SEED");
+    const char *env = getenv("SEED"), *n = getenv("ROUNDS");
     uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    int rounds = env ? 1 : 25;
+    int rounds = n ? atoi(n) : env ? 1 : 25;
     for (int i = 0; i < rounds; i++) {
         print_message("cleaner property seed=%llu\n", (unsigned long long)(seed + (uint64_t)i));
         prop_round(f, seed + (uint64_t)i);
@@ -873,6 +874,7 @@ int
 main(void)
 {
     T0 = sk_wall_ms();
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* e.g. test_property */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_compact_basic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstone_horizon, setup, teardown),
