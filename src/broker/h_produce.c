@@ -98,6 +98,38 @@ produce_park(sk_req_t *r, produce_wait_t **pwp, int32_t cap, sk_log_t *log, int6
     return rc == SK_OK ? SK_KERR_NONE : SK_KERR_KAFKA_STORAGE_ERROR;
 }
 
+/* Strict durability: the high watermark of a partition follows its durable offset, so a
+ * batch becomes visible to consumers (and parked fetches are told) only once its fsync
+ * is done, whatever the producer's acks. One heap waiter per such append. */
+typedef struct hw_wait {
+    sk_flush_waiter_t w;
+    sk_server_t *srv;        /* borrowed */
+    sk_partition_t *p;       /* borrowed: a topic deleted meanwhile cancels the wait first */
+    int64_t bytes;           /* the batch, for the fetch waiters' min_bytes */
+} hw_wait_t;
+
+static void
+produce_hw_flushed(sk_flush_waiter_t *w, int rc)
+{
+    hw_wait_t *hw = w->ctx;
+    if (rc == SK_OK && sk_partition_durable_advance(hw->p)) sk_fetch_notify(hw->srv, hw->p, hw->bytes);
+    free(hw);
+}
+
+static void
+produce_hw_follow(sk_server_t *srv, sk_partition_t *p, int64_t offset, int64_t bytes)
+{
+    hw_wait_t *hw = calloc(1, sizeof(*hw));
+    int rc = SK_ENOMEM;
+    if (hw) {
+        *hw = (hw_wait_t){.srv = srv, .p = p, .bytes = bytes};
+        rc = sk_log_flush_wait(p->log, offset, &hw->w, produce_hw_flushed, hw);
+        if (rc == SK_AGAIN) return;
+        free(hw);
+    }
+    if (rc == SK_OK && sk_partition_durable_advance(p)) sk_fetch_notify(srv, p, bytes);
+}
+
 /* The request's transactional id (v3+: its first field; null/absent gives len -1).
  * Read again from the body so that the append path needs no extra argument. */
 static sk_str_t
@@ -240,7 +272,8 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
         *flush_log = p->log;
         *flush_offset = ai.last_offset + 1;
     }
-    if (!ai.duplicate) sk_fetch_notify(srv, p, (int64_t)len);
+    if (!ai.duplicate && sk_partition_strict(p)) produce_hw_follow(srv, p, ai.last_offset + 1, (int64_t)len);
+    else if (!ai.duplicate) sk_fetch_notify(srv, p, (int64_t)len);
 out:
     free(converted);
     if (rc != SK_OK && kerr == SK_KERR_NONE) kerr = SK_KERR_CORRUPT_MESSAGE;

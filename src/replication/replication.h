@@ -94,9 +94,15 @@ int sk_meta_topic_delete(sk_meta_t *m, sk_topic_t *t);
 
 /* ---- partition state ---- */
 /* Append one validated batch as leader; moves the high watermark (single node: every
- * append is fully replicated at once). */
+ * append is fully replicated at once; under the strict setting only as far as the
+ * durable offset, see sk_partition_durable_advance). */
 int sk_partition_append(sk_partition_t *p, uint8_t *batch, size_t len, int64_t now_ms, sk_append_info_t *info);
 int64_t sk_partition_high_watermark(const sk_partition_t *p);
+/* The strict durability setting: flush.messages (topic) / log.flush.interval.messages = 1. */
+bool sk_partition_strict(const sk_partition_t *p);
+/* Strict setting: raise the high watermark to the durable offset (never past the log
+ * end); true if it moved. Called when a flush completes. */
+bool sk_partition_durable_advance(sk_partition_t *p);
 int64_t sk_partition_last_stable_offset(const sk_partition_t *p);
 
 #endif

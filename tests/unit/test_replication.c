@@ -1,7 +1,8 @@
 /* tests/unit/test_replication.c: the single-node metadata image and topic configs.
  * Topic-name and topic-config rules; create, reconfigure, grow and delete topics in a
  * temporary data dir; the image, cluster id and overrides survive a reopen; logs found
- * on disk but missing from the image are adopted. No sockets, no threads. */
+ * on disk but missing from the image are adopted; under flush.messages=1 the high
+ * watermark waits for the fsync. No sockets, no threads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,22 @@ fx_open(fixture_t *f)
     assert_int_equal(sk_logmgr_open(f->dir, &f->defaults, &f->logs), SK_OK);
     mo.logs = f->logs;
     assert_int_equal(sk_meta_open(&mo, &f->meta), SK_OK);
+}
+
+static void
+append_value(sk_partition_t *p, const char *v, sk_append_info_t *info)
+{
+    sk_record_t rec;
+    sk_batch_spec_t spec = {.codec = SK_CODEC_NONE, .producer_id = -1, .producer_epoch = -1, .base_sequence = -1};
+    uint8_t *b = NULL;
+    size_t len;
+    memset(&rec, 0, sizeof(rec));
+    rec.timestamp = 1000;
+    rec.key = (sk_bytes_t){NULL, -1};
+    rec.value = (sk_bytes_t){(const uint8_t *)v, (int32_t)strlen(v)};
+    assert_int_equal(sk_batch_build(&spec, &rec, 1, &b, &len), SK_OK);
+    assert_int_equal(sk_partition_append(p, b, len, 1000, info), SK_OK);
+    free(b);
 }
 
 static void
@@ -170,6 +187,48 @@ test_adopts_logs_missing_from_image(void **state)
     assert_memory_equal(t->id.b, id.b, 16);
 }
 
+/* flush.messages=1: an appended batch is not below the high watermark (visible to
+ * consumers) until the flusher has made it durable; other topics move at once. */
+static void
+test_strict_high_watermark_follows_fsync(void **state)
+{
+    fixture_t *f = *state;
+    sk_topic_cfg_t strict[] = {{"flush.messages", "1"}};
+    sk_topic_t *ts, *tl;
+    sk_flusher_t *fl = NULL;
+    sk_append_info_t ai;
+    char err[200];
+
+    fx_open(f);
+    assert_int_equal(sk_flusher_new(false, NULL, NULL, &fl), SK_OK);
+    sk_logmgr_set_flusher(f->logs, fl);
+    assert_int_equal(sk_meta_topic_create(f->meta, "strict", 1, 1, strict, 1, &ts, err, sizeof(err)), SK_OK);
+    assert_int_equal(sk_meta_topic_create(f->meta, "lazy", 1, 1, NULL, 0, &tl, err, sizeof(err)), SK_OK);
+    sk_partition_t *ps = &ts->partitions[0], *pl = &tl->partitions[0];
+    assert_true(sk_partition_strict(ps));
+    assert_false(sk_partition_strict(pl));
+
+    append_value(pl, "a", &ai);
+    assert_int_equal(sk_partition_high_watermark(pl), 1);
+
+    append_value(ps, "a", &ai);
+    append_value(ps, "b", &ai);
+    assert_true(ai.flush_wait);
+    assert_int_equal(sk_log_end_offset(ps->log), 2);
+    assert_int_equal(sk_partition_high_watermark(ps), 0); /* nothing durable yet */
+    assert_false(sk_partition_durable_advance(ps));
+    assert_true(sk_flusher_work(fl) > 0);
+    sk_flusher_poll(fl);
+    assert_int_equal(sk_log_durable_offset(ps->log), 2);
+    assert_true(sk_partition_durable_advance(ps));
+    assert_int_equal(sk_partition_high_watermark(ps), 2);
+    assert_false(sk_partition_durable_advance(ps)); /* never moves back or twice */
+
+    sk_logmgr_set_flusher(f->logs, NULL);
+    sk_flusher_free(fl);
+    fx_close(f);
+}
+
 int
 main(void)
 {
@@ -178,6 +237,7 @@ main(void)
         cmocka_unit_test(test_topic_config_checks),
         cmocka_unit_test_setup_teardown(test_create_configure_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopts_logs_missing_from_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strict_high_watermark_follows_fsync, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
