@@ -60,7 +60,7 @@ sk_cleaner_new(sk_logmgr_t *mgr, const sk_cleaner_options_t *opt, sk_cleaner_t *
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (opt->threaded) {
-        if (pthread_create(&c->thread, NULL, cleaner_main, c) != 0) {
+        if (sk_thread_start(&c->thread, cleaner_main, c) != SK_OK) { /* signals stay with the loop */
             pthread_cond_destroy(&c->cv);
             pthread_mutex_destroy(&c->mu);
             free(c);
