@@ -9,6 +9,12 @@
  *   loadgen e2e     -b HOST:PORT -t TOPIC -s SIZE -r RATE -d SECONDS [-w WARMUP_S]
  *                   [-a 1|all] [-z CODEC] [-l LINGER_MS]
  *   loadgen probe   -b HOST:PORT -t TOPIC [-d TIMEOUT_S]
+ *   loadgen txn     -b HOST:PORT -t TOPIC -s SIZE -n TRANSACTIONS [-x PER_TXN] [-z CODEC]
+ *
+ * txn: one transactional producer (transactional.id unique per run, acks=all,
+ * idempotent) runs TRANSACTIONS transactions of PER_TXN records (default 100) each:
+ * begin, produce, commit (which waits for every record and the commit). Reports
+ * transactions, records and MB per second over the whole loop.
  *
  * Every mode prints exactly one JSON object on stdout (the harness parses it) and
  * exits 0 only if the run was complete: every record acknowledged or read.
@@ -64,6 +70,7 @@ typedef struct {
     double rate;
     double duration_s;
     double warmup_s;
+    long long per_txn;
 } lg_opts_t;
 
 typedef struct {
@@ -697,15 +704,71 @@ run_probe(const lg_opts_t *o)
     return t_fetch > 0 ? 0 : 1;
 }
 
+/* ---- transactions --------------------------------------------------------- */
+
+static int
+txn_error(rd_kafka_error_t *e, const char *what, char *first, size_t first_len)
+{
+    if (!e) return 0;
+    if (first[0] == '\0') snprintf(first, first_len, "%s: %s", what, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return 1;
+}
+
+static int
+run_txn(const lg_opts_t *o)
+{
+    lg_dr_t dr = {0};
+    rd_kafka_conf_t *conf = conf_base(o, 0);
+    char txn_id[64], first[512] = "";
+    uint64_t seed = 11;
+    long long t, i, committed = 0;
+
+    snprintf(txn_id, sizeof(txn_id), "skiff-bench-txn-%d-%lld", (int)getpid(), (long long)mono_ns());
+    conf_set(conf, "transactional.id", txn_id);
+    conf_set(conf, "compression.codec", o->codec);
+    conf_set(conf, "linger.ms", o->linger_ms);
+    conf_set(conf, "batch.size", "1000000");
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, &dr);
+    rd_kafka_t *rk = handle_new(RD_KAFKA_PRODUCER, conf);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    int64_t t0 = mono_ns();
+    int bad = txn_error(rd_kafka_init_transactions(rk, 60000), "init", first, sizeof(first));
+    int64_t t1 = mono_ns();
+    for (t = 0; !bad && t < o->count; t++) {
+        bad = txn_error(rd_kafka_begin_transaction(rk), "begin", first, sizeof(first));
+        for (i = 0; !bad && i < o->per_txn; i++) {
+            size_t pos = (size_t)(prng_next(&seed) % LG_POOL_BYTES);
+            if (produce_one(rkt, rk, lg_pool + pos, o->size, 0) != 0) bad = 1;
+        }
+        if (!bad) bad = txn_error(rd_kafka_commit_transaction(rk, 60000), "commit", first, sizeof(first));
+        if (!bad) committed++;
+    }
+    int64_t t2 = mono_ns();
+    double secs = (double)(t2 - t1) / 1e9;
+    if (first[0] == '\0' && dr.failed) snprintf(first, sizeof(first), "%s", dr.first_err);
+    printf("{\"mode\":\"txn\",\"topic\":\"%s\",\"size\":%zu,\"per_txn\":%lld,\"codec\":\"%s\","
+           "\"transactions\":%lld,\"committed\":%lld,\"acked\":%lld,\"bytes\":%lld,\"first_error\":\"%s\","
+           "\"init_seconds\":%.3f,\"seconds\":%.6f,\"txn_per_s\":%.1f,\"records_per_s\":%.1f,"
+           "\"mb_per_s\":%.3f}\n",
+           o->topic, o->size, o->per_txn, o->codec, o->count, committed, dr.acked, dr.bytes, first,
+           (double)(t1 - t0) / 1e9, secs, (double)committed / secs, (double)dr.acked / secs,
+           (double)dr.bytes / secs / 1e6);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return committed == o->count && dr.acked == o->count * o->per_txn ? 0 : 1;
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: loadgen create|delete|produce|consume|e2e|probe -b BROKERS -t TOPIC\n"
+            "usage: loadgen create|delete|produce|consume|e2e|probe|txn -b BROKERS -t TOPIC\n"
             "  [-p PARTITIONS] [-s SIZE] [-n COUNT] [-a 1|all] [-z CODEC] [-l LINGER_MS]\n"
-            "  [-r RATE] [-d SECONDS] [-w WARMUP_S]\n");
+            "  [-r RATE] [-d SECONDS] [-w WARMUP_S] [-x PER_TXN]\n");
     exit(2);
 }
 
@@ -716,11 +779,11 @@ opts_parse(lg_opts_t *o, int argc, char **argv)
 
     *o = (lg_opts_t){.acks = "1", .codec = "none", .linger_ms = "5", .partitions = 4,
                      .size = 1024, .count = 100000, .rate = 1000, .duration_s = 10,
-                     .warmup_s = 1};
+                     .warmup_s = 1, .per_txn = 100};
     if (argc < 2) usage();
     o->mode = argv[1];
     optind = 2;
-    while ((c = getopt(argc, argv, "b:t:p:s:n:a:z:l:r:d:w:")) != -1) {
+    while ((c = getopt(argc, argv, "b:t:p:s:n:a:z:l:r:d:w:x:")) != -1) {
         switch (c) {
         case 'b': o->brokers = optarg; break;
         case 't': o->topic = optarg; break;
@@ -733,11 +796,13 @@ opts_parse(lg_opts_t *o, int argc, char **argv)
         case 'r': o->rate = strtod(optarg, NULL); break;
         case 'd': o->duration_s = strtod(optarg, NULL); break;
         case 'w': o->warmup_s = strtod(optarg, NULL); break;
+        case 'x': o->per_txn = strtoll(optarg, NULL, 10); break;
         default: usage();
         }
     }
     if (o->brokers == NULL || o->topic == NULL) usage();
     if (o->size == 0 || o->size > LG_SIZE_MAX) die("-s must be 1..%u", LG_SIZE_MAX);
+    if (o->per_txn <= 0) die("-x must be positive");
     if (o->count <= 0 || o->rate <= 0 || o->duration_s <= 0 || o->partitions <= 0)
         die("-n, -r, -d and -p must be positive");
 }
@@ -755,6 +820,7 @@ main(int argc, char **argv)
     if (strcmp(o.mode, "consume") == 0) return run_consume(&o);
     if (strcmp(o.mode, "e2e") == 0) return run_e2e(&o);
     if (strcmp(o.mode, "probe") == 0) return run_probe(&o);
+    if (strcmp(o.mode, "txn") == 0) return run_txn(&o);
     usage();
     return 2;
 }

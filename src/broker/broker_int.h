@@ -130,6 +130,14 @@ extern const size_t sk_handler_count;
 int sk_h_api_versions(sk_req_t *r);
 int sk_h_metadata(sk_req_t *r);
 int sk_h_produce(sk_req_t *r);
+/* After an append to p ending at end_offset: tell parked fetches, or under the strict
+ * durability setting move the high watermark (and tell them) once the fsync is done. */
+void sk_partition_appended(sk_server_t *srv, sk_partition_t *p, int64_t end_offset, int64_t bytes);
+void sk_produce_hw_follow(sk_server_t *srv, sk_partition_t *p, int64_t end_offset, int64_t bytes);
+/* The coordinators' store callbacks: append a batch to / find the log of a partition of
+ * an internal topic (__consumer_offsets, __transaction_state). */
+int sk_internal_append(sk_server_t *srv, const char *topic, int32_t partition, uint8_t *batch, size_t len);
+sk_log_t *sk_internal_log(sk_server_t *srv, const char *topic, int32_t partition);
 int sk_h_fetch(sk_req_t *r);
 int sk_h_list_offsets(sk_req_t *r);
 int sk_h_create_topics(sk_req_t *r);

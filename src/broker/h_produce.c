@@ -101,6 +101,30 @@ produce_park(sk_req_t *r, produce_wait_t **pwp, int32_t cap, sk_log_t *log, int6
 /* Strict durability: the high watermark of a partition follows its durable offset, so a
  * batch becomes visible to consumers (and parked fetches are told) only once its fsync
  * is done, whatever the producer's acks. One heap waiter per such append. */
+void
+sk_partition_appended(sk_server_t *srv, sk_partition_t *p, int64_t end_offset, int64_t bytes)
+{
+    if (sk_partition_strict(p)) sk_produce_hw_follow(srv, p, end_offset, bytes);
+    else sk_fetch_notify(srv, p, bytes);
+}
+
+int
+sk_internal_append(sk_server_t *srv, const char *topic, int32_t partition, uint8_t *batch, size_t len)
+{
+    sk_append_info_t info;
+    sk_partition_t *p = sk_meta_partition(srv->meta, topic, strlen(topic), partition);
+    if (!p) return SK_ENOENT;
+    int rc = sk_partition_append(p, batch, len, sk_wall_ms(), &info);
+    if (rc == SK_OK) sk_partition_appended(srv, p, info.last_offset + 1, (int64_t)len);
+    return rc;
+}
+
+sk_log_t *
+sk_internal_log(sk_server_t *srv, const char *topic, int32_t partition)
+{
+    sk_partition_t *p = sk_meta_partition(srv->meta, topic, strlen(topic), partition);
+    return p ? p->log : NULL;
+}
 typedef struct hw_wait {
     sk_flush_waiter_t w;
     sk_server_t *srv;        /* borrowed */
@@ -112,12 +136,13 @@ static void
 produce_hw_flushed(sk_flush_waiter_t *w, int rc)
 {
     hw_wait_t *hw = w->ctx;
-    if (rc == SK_OK && sk_partition_durable_advance(hw->p)) sk_fetch_notify(hw->srv, hw->p, hw->bytes);
+    /* A moved high watermark can move the last stable offset too: tell read_committed fetches. */
+    if (rc == SK_OK && sk_partition_durable_advance(hw->p)) sk_fetch_notify_marker(hw->srv, hw->p, hw->bytes);
     free(hw);
 }
 
-static void
-produce_hw_follow(sk_server_t *srv, sk_partition_t *p, int64_t offset, int64_t bytes)
+void
+sk_produce_hw_follow(sk_server_t *srv, sk_partition_t *p, int64_t offset, int64_t bytes)
 {
     hw_wait_t *hw = calloc(1, sizeof(*hw));
     int rc = SK_ENOMEM;
@@ -127,7 +152,7 @@ produce_hw_follow(sk_server_t *srv, sk_partition_t *p, int64_t offset, int64_t b
         if (rc == SK_AGAIN) return;
         free(hw);
     }
-    if (rc == SK_OK && sk_partition_durable_advance(p)) sk_fetch_notify(srv, p, bytes);
+    if (rc == SK_OK && sk_partition_durable_advance(p)) sk_fetch_notify_marker(srv, p, bytes);
 }
 
 /* The request's transactional id (v3+: its first field; null/absent gives len -1).
@@ -272,8 +297,7 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
         *flush_log = p->log;
         *flush_offset = ai.last_offset + 1;
     }
-    if (!ai.duplicate && sk_partition_strict(p)) produce_hw_follow(srv, p, ai.last_offset + 1, (int64_t)len);
-    else if (!ai.duplicate) sk_fetch_notify(srv, p, (int64_t)len);
+    if (!ai.duplicate) sk_partition_appended(srv, p, ai.last_offset + 1, (int64_t)len);
 out:
     free(converted);
     if (rc != SK_OK && kerr == SK_KERR_NONE) kerr = SK_KERR_CORRUPT_MESSAGE;

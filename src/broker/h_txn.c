@@ -26,23 +26,13 @@
 static int
 txn_store_append(void *ctx, int32_t partition, uint8_t *batch, size_t len)
 {
-    sk_server_t *srv = ctx;
-    sk_append_info_t info;
-    sk_partition_t *p = sk_meta_partition(srv->meta, SK_TXN_STATE_TOPIC, strlen(SK_TXN_STATE_TOPIC), partition);
-    int rc;
-
-    if (!p) return SK_ENOENT;
-    rc = sk_partition_append(p, batch, len, sk_wall_ms(), &info);
-    if (rc == SK_OK) sk_fetch_notify(srv, p, (int64_t)len);
-    return rc;
+    return sk_internal_append(ctx, SK_TXN_STATE_TOPIC, partition, batch, len);
 }
 
 static sk_log_t *
 txn_store_log(void *ctx, int32_t partition)
 {
-    sk_server_t *srv = ctx;
-    sk_partition_t *p = sk_meta_partition(srv->meta, SK_TXN_STATE_TOPIC, strlen(SK_TXN_STATE_TOPIC), partition);
-    return p ? p->log : NULL;
+    return sk_internal_log(ctx, SK_TXN_STATE_TOPIC, partition);
 }
 
 static int

@@ -32,9 +32,19 @@ sk_partition_append_marker(sk_server_t *srv, sk_partition_t *p, int64_t producer
         *kerr = rc == SK_EIO ? SK_KERR_KAFKA_STORAGE_ERROR : SK_KERR_UNKNOWN_SERVER_ERROR;
         return rc;
     }
-    /* Single node: written is replicated (as sk_partition_append does). */
+    /* Single node: written is replicated (as sk_partition_append does); under the strict
+     * durability setting visible once fsynced, like any batch. */
+    int64_t bytes = SK_MAX(sk_log_size_bytes(p->log) - size_before, 1);
+    if (sk_partition_strict(p)) {
+        if (sk_log_flush_request(p->log) != SK_OK) {
+            *kerr = SK_KERR_KAFKA_STORAGE_ERROR;
+            return SK_EIO;
+        }
+        sk_produce_hw_follow(srv, p, sk_log_end_offset(p->log), bytes); /* tells fetches */
+        return SK_OK;
+    }
     sk_log_set_high_watermark(p->log, sk_log_end_offset(p->log));
-    sk_fetch_notify_marker(srv, p, SK_MAX(sk_log_size_bytes(p->log) - size_before, 1));
+    sk_fetch_notify_marker(srv, p, bytes);
     return SK_OK;
 }
 
