@@ -289,6 +289,7 @@ main() {
     run_test java-streams-eos "$HERE/java/streams.sh" it-streams-eos
     # Kafka's CLI tools against skiffd and against a reference Kafka it starts itself
     [[ "$BROKER" == skiff ]] && run_test kafka-cli "$HERE/kafka_cli.sh" it-cli
+    run_test topic-codec "$HERE/topic_codec.sh" "$(log_dir)" it-codec
     [[ -f "$HERE/raw/pipeline_test.py" ]] &&
         BROKER_PID=$(broker_pid) run_test raw-connection python3 "$HERE/raw/pipeline_test.py"
     run_test raw-api python3 "$HERE/raw/api_checks.py"

@@ -141,7 +141,7 @@ static const cfg_entry_t cfg_table[] = {
           "Read and write buffer of the cleaner."),
     E_ENUM("log.message.timestamp.type", log_message_timestamp_type, ts_values, "CreateTime", U,
            "CreateTime keeps the producer's timestamps, LogAppendTime stamps the broker's clock."),
-    E_ENUM("compression.type", compression_type, compression_values, "producer", A,
+    E_ENUM("compression.type", compression_type, compression_values, "producer", U,
            "Codec topics are stored with; producer = keep what the producer sent."),
     /* ---- network ---- */
     E_INT("socket.request.max.bytes", socket_request_max_bytes, 1, I32MAX, "104857600", U,

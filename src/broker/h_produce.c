@@ -155,6 +155,24 @@ sk_produce_hw_follow(sk_server_t *srv, sk_partition_t *p, int64_t offset, int64_
     if (rc == SK_OK && sk_partition_durable_advance(p)) sk_fetch_notify_marker(srv, p, bytes);
 }
 
+/* The codec a topic stores (compression.type: the topic's override, else the broker's),
+ * or -1 to keep what the producer sent ("producer"). */
+static int
+produce_target_codec(const sk_server_t *srv, const sk_topic_t *t)
+{
+    static const char *const names[] = {"uncompressed", "gzip", "snappy", "lz4", "zstd"};
+    char buf[32];
+    bool dflt = true;
+    const char *v = sk_topic_config_value(srv->meta, t, "compression.type", &dflt, buf, sizeof(buf));
+    if (!v || dflt) {
+        int32_t e = srv->cfg->compression_type; /* SK_CONFIG_COMPRESSION_*: producer, uncompressed, ... */
+        return e == SK_CONFIG_COMPRESSION_PRODUCER ? -1 : e - SK_CONFIG_COMPRESSION_UNCOMPRESSED;
+    }
+    for (int i = 0; i < (int)SK_ARRAY_LEN(names); i++)
+        if (!strcmp(v, names[i])) return i; /* SK_CODEC_NONE .. SK_CODEC_ZSTD */
+    return -1;
+}
+
 /* The request's transactional id (v3+: its first field; null/absent gives len -1).
  * Read again from the body so that the append path needs no extra argument. */
 static sk_str_t
@@ -276,6 +294,19 @@ produce_append(sk_req_t *r, sk_topic_t *t, int32_t index, const sk_records_t *re
     if ((kerr = produce_check_txn(r, t, index, &info)) != SK_KERR_NONE) {
         rc = SK_EINVAL;
         goto out;
+    }
+    int target = produce_target_codec(srv, t);
+    if (target >= 0 && (sk_codec_t)target != info.codec) { /* as Kafka: stored in the topic's codec */
+        uint8_t *re = NULL;
+        size_t re_len;
+        if ((rc = sk_batch_recompress(batch, len, (sk_codec_t)target, chk.max_decompressed_bytes, &re, &re_len)) !=
+            SK_OK) {
+            kerr = SK_KERR_CORRUPT_MESSAGE;
+            goto out;
+        }
+        free(converted);
+        batch = converted = re;
+        len = re_len;
     }
     rc = sk_partition_append(p, batch, len, now, &ai);
     if (rc == SK_EINVAL && ai.error_code != SK_KERR_NONE) {

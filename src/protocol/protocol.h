@@ -201,6 +201,12 @@ int sk_legacy_to_batch(const uint8_t *msgset, size_t len, size_t max_decompresse
 int sk_decompress(sk_codec_t codec, const uint8_t *in, size_t in_len, size_t max_out, uint8_t **out,
                   size_t *out_len);
 int sk_compress(sk_codec_t codec, const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len);
+/* A copy of one magic-2 batch with its records section in codec `to` (a topic's
+ * compression.type differing from the producer's): header fields kept, length, codec
+ * bits and CRC new. *out malloc'd. SK_ECORRUPT for a malformed batch, decompression
+ * errors (SK_ELIMIT over max_decompressed) as sk_decompress gives them. */
+int sk_batch_recompress(const uint8_t *batch, size_t len, sk_codec_t to, size_t max_decompressed, uint8_t **out,
+                        size_t *out_len);
 const char *sk_codec_name(sk_codec_t codec);
 
 /* ---- 3. Generated message codecs and the API table ---- */
