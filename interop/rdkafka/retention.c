@@ -1,11 +1,16 @@
-/* interop/rdkafka/retention.c: retention.bytes and DeleteRecords seen by a client.
+/* interop/rdkafka/retention.c: retention.bytes, retention.ms and DeleteRecords seen by
+ * a client.
  * A topic with segment.bytes=1 MiB (Kafka 4.x's minimum) and retention.bytes=2 MiB gets
  * ~4 MB; within the
  * broker's retention check interval (the runner sets log.retention.check.interval.ms to
  * 1000; Apache Kafka needs the same override) its low watermark rises and consuming from
  * the beginning starts there (Apache Kafka also needs log.initial.task.delay.ms=0).
  * DeleteRecords then moves the low watermark to a chosen offset, and a consumer reset to
- * the earliest offset starts exactly there.
+ * the earliest offset starts exactly there. A second topic with retention.ms=3000 and
+ * 1 MiB segments gets ~4 MB: within a few seconds its old segments are gone, the low
+ * watermark rises, and after one more record a consumer reset to the earliest offset
+ * starts at the new log start (Kafka may also roll and drop the expired active segment;
+ * either way the consumer starts at the low watermark).
  * Usage: BOOTSTRAP=host:port retention [topic-prefix] */
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +66,66 @@ first_consumed_offset(const char *topic)
     return got;
 }
 
+/* Create a 1-partition topic with segment.bytes=1 MiB and one more setting. */
+static void
+topic_create(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *topic, const char *key, const char *value)
+{
+    char errstr[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, 1, errstr, sizeof(errstr));
+    rd_kafka_NewTopic_set_config(nt, "segment.bytes", "1048576");
+    rd_kafka_NewTopic_set_config(nt, key, value);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TIMEOUT_MS);
+    size_t nres = 0;
+    const rd_kafka_topic_result_t **tres =
+        ev ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nres) : NULL;
+    it_check(nres == 1 && !rd_kafka_topic_result_error(tres[0]), "CreateTopics with segment.bytes and %s: %s", key,
+             nres == 1 && rd_kafka_topic_result_error_string(tres[0]) ? rd_kafka_topic_result_error_string(tres[0]) : "ok");
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_NewTopic_destroy(nt);
+    it_topic_wait(rk, topic, 1, TIMEOUT_MS);
+}
+
+/* n records of 1000 bytes to partition 0, all acknowledged. */
+static void
+produce_n(rd_kafka_t *rk, const char *topic, int n)
+{
+    static char value[1000];
+    int before = delivered;
+    memset(value, 'v', sizeof(value));
+    for (int i = 0; i < n; i++) {
+        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                                 RD_KAFKA_V_VALUE(value, sizeof(value)), RD_KAFKA_V_END) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 10);
+    }
+    it_check(rd_kafka_flush(rk, TIMEOUT_MS) == 0 && delivered - before == n, "%d records acknowledged (%d errors)",
+             delivered - before, delivery_errors);
+}
+
+/* retention.ms: expired segments go, and consumers from the earliest offset start at the
+ * new log start. */
+static void
+retention_by_time(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *prefix)
+{
+    char topic[200], errstr[256];
+    int64_t lo = -1;
+    snprintf(topic, sizeof(topic), "%s-time", prefix);
+    topic_create(rk, q, topic, "retention.ms", "3000");
+    produce_n(rk, topic, RECORDS);
+    for (int i = 0; i < 150 && lo <= 0; i++) {
+        lo = low_watermark(rk, topic);
+        if (lo <= 0) usleep(200 * 1000);
+    }
+    it_check(lo > 0 && lo <= RECORDS, "retention.ms=3000 raised the low watermark to %lld", (long long)lo);
+    produce_n(rk, topic, 1);
+    lo = low_watermark(rk, topic);
+    int64_t first = first_consumed_offset(topic);
+    it_check(first == lo && first > 0, "consumer from the earliest offset starts at %lld, low watermark %lld",
+             (long long)first, (long long)lo);
+    it_topic_delete(rk, topic, errstr, sizeof(errstr));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -69,33 +134,13 @@ main(int argc, char **argv)
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *rk = it_handle_new(TEST, RD_KAFKA_PRODUCER, conf);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    char topic[200], errstr[256], value[1000];
+    char topic[200], errstr[256];
+    rd_kafka_event_t *ev;
     int64_t lo = -1;
 
     snprintf(topic, sizeof(topic), "%s-t", prefix);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, 1, errstr, sizeof(errstr));
-    rd_kafka_NewTopic_set_config(nt, "segment.bytes", "1048576");
-    rd_kafka_NewTopic_set_config(nt, "retention.bytes", "2097152");
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TIMEOUT_MS);
-    size_t nres = 0;
-    const rd_kafka_topic_result_t **tres =
-        ev ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nres) : NULL;
-    it_check(nres == 1 && !rd_kafka_topic_result_error(tres[0]), "CreateTopics with segment.bytes and retention.bytes: %s",
-             nres == 1 && rd_kafka_topic_result_error_string(tres[0]) ? rd_kafka_topic_result_error_string(tres[0]) : "ok");
-    if (ev) rd_kafka_event_destroy(ev);
-    rd_kafka_NewTopic_destroy(nt);
-    it_topic_wait(rk, topic, 1, TIMEOUT_MS);
-
-    memset(value, 'v', sizeof(value));
-    for (int i = 0; i < RECORDS; i++) {
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
-                                 RD_KAFKA_V_VALUE(value, sizeof(value)), RD_KAFKA_V_END) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(rk, 10);
-    }
-    it_check(rd_kafka_flush(rk, TIMEOUT_MS) == 0 && delivered == RECORDS, "all records acknowledged (%d, %d errors)",
-             delivered, delivery_errors);
+    topic_create(rk, q, topic, "retention.bytes", "2097152");
+    produce_n(rk, topic, RECORDS);
     for (int i = 0; i < 100 && lo <= 0; i++) {
         lo = low_watermark(rk, topic);
         if (lo <= 0) usleep(200 * 1000);
@@ -124,7 +169,8 @@ main(int argc, char **argv)
     it_check(first == target, "consumer reset to earliest starts at %lld, want %lld", (long long)first,
              (long long)target);
     it_topic_delete(rk, topic, errstr, sizeof(errstr));
+    retention_by_time(rk, q, prefix);
     rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
-    return it_finish(TEST, "retention.bytes and DeleteRecords, topic %s", topic);
+    return it_finish(TEST, "retention.bytes, retention.ms and DeleteRecords, topic %s", topic);
 }
