@@ -208,4 +208,11 @@ int txn_log_delete(sk_txn_coord_t *t, const txn_meta_t *m);
 /* Replay one __transaction_state partition into t. */
 int txn_log_load_partition(sk_txn_coord_t *t, sk_log_t *log);
 
+/* records.c: read [offset, end) of an internal topic's log in chunks of whole batches
+ * (1 MiB, at least one batch) and hand each chunk to fn, which sets *next to the offset
+ * after the last batch it used. Stops at the first error of fn; SK_ENOMEM / SK_EIO for
+ * its own failures. Used to load __consumer_offsets and __transaction_state. */
+typedef int (*sk_coord_replay_fn)(void *ctx, const uint8_t *buf, size_t len, int64_t *next);
+int sk_coord_log_replay(sk_log_t *log, int64_t offset, int64_t end, sk_coord_replay_fn fn, void *ctx);
+
 #endif

@@ -362,8 +362,9 @@ load_marker(load_ctx_t *lc, const sk_batch_hdr_t *h, const uint8_t *batch, size_
 
 /* Apply every whole batch in buf; returns the next offset to read. */
 static int
-load_buffer(load_ctx_t *lc, const uint8_t *buf, size_t len, int64_t *next)
+load_buffer(void *ctx, const uint8_t *buf, size_t len, int64_t *next)
 {
+    load_ctx_t *lc = ctx;
     size_t pos = 0;
     while (len - pos >= SK_BATCH_HEADER_SIZE) {
         sk_batch_hdr_t h;
@@ -388,10 +389,8 @@ load_buffer(load_ctx_t *lc, const uint8_t *buf, size_t len, int64_t *next)
 }
 
 int
-rec_load_partition(sk_coord_t *c, sk_log_t *log)
+sk_coord_log_replay(sk_log_t *log, int64_t offset, int64_t end, sk_coord_replay_fn fn, void *ctx)
 {
-    load_ctx_t lc = {c, 0, 0, -1, sk_log_partition(log), -1};
-    int64_t offset = sk_log_start_offset(log), end = sk_log_end_offset(log);
     uint8_t *buf = NULL;
     int rc = SK_OK;
 
@@ -417,11 +416,20 @@ rec_load_partition(sk_coord_t *c, sk_log_t *log)
             rc = SK_EIO;
             break;
         }
-        rc = load_buffer(&lc, buf, (size_t)got, &next);
+        rc = fn(ctx, buf, (size_t)got, &next);
         if (rc != SK_OK || next <= offset) break;
         offset = next;
     }
     free(buf);
+    return rc;
+}
+
+int
+rec_load_partition(sk_coord_t *c, sk_log_t *log)
+{
+    load_ctx_t lc = {c, 0, 0, -1, sk_log_partition(log), -1};
+    int64_t offset = sk_log_start_offset(log), end = sk_log_end_offset(log);
+    int rc = sk_coord_log_replay(log, offset, end, load_buffer, &lc);
     if (lc.applied || lc.skipped)
         SK_INFO("event=offsets_loaded partition=%s-%d records=%lld skipped=%lld", sk_log_topic(log),
                 sk_log_partition(log), (long long)lc.applied, (long long)lc.skipped);

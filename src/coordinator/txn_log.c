@@ -20,7 +20,6 @@
 
 #include <unistd.h>
 
-#define TXN_LOAD_READ_BYTES (1 << 20)
 #define TXN_LOAD_DECOMPRESS_MAX (64u << 20)
 #define TXN_PARTS_MAX 100000 /* per record; more is corrupt */
 
@@ -272,8 +271,9 @@ load_record(void *arg, const sk_record_t *r)
 }
 
 static int
-load_buffer(load_ctx_t *lc, const uint8_t *buf, size_t len, int64_t *next)
+load_buffer(void *ctx, const uint8_t *buf, size_t len, int64_t *next)
 {
+    load_ctx_t *lc = ctx;
     size_t pos = 0;
     while (len - pos >= SK_BATCH_HEADER_SIZE) {
         sk_batch_hdr_t h;
@@ -297,36 +297,7 @@ txn_log_load_partition(sk_txn_coord_t *t, sk_log_t *log)
 {
     load_ctx_t lc = {t, 0, 0};
     int64_t offset = sk_log_start_offset(log), end = sk_log_end_offset(log);
-    uint8_t *buf = NULL;
-    int rc = SK_OK;
-
-    while (offset < end) {
-        sk_log_slice_t s;
-        int64_t next = offset;
-        rc = sk_log_read(log, offset, TXN_LOAD_READ_BYTES, end, true, &s);
-        if (rc != SK_OK || s.len == 0) {
-            sk_log_slice_release(&s);
-            break;
-        }
-        uint8_t *nb = realloc(buf, (size_t)s.len);
-        if (!nb) {
-            sk_log_slice_release(&s);
-            rc = SK_ENOMEM;
-            break;
-        }
-        buf = nb;
-        int32_t want = s.len;
-        ssize_t got = pread(s.file->fd, buf, (size_t)want, s.pos);
-        sk_log_slice_release(&s);
-        if (got != want) {
-            rc = SK_EIO;
-            break;
-        }
-        rc = load_buffer(&lc, buf, (size_t)got, &next);
-        if (rc != SK_OK || next <= offset) break;
-        offset = next;
-    }
-    free(buf);
+    int rc = sk_coord_log_replay(log, offset, end, load_buffer, &lc);
     if (lc.applied || lc.skipped)
         SK_INFO("event=txn_state_loaded partition=%s-%d records=%lld skipped=%lld", sk_log_topic(log),
                 sk_log_partition(log), (long long)lc.applied, (long long)lc.skipped);
