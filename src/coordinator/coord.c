@@ -104,10 +104,16 @@ sk_coord_free(sk_coord_t *c)
 int32_t
 sk_coord_partition_for(const sk_coord_t *c, sk_str_t group_id)
 {
-    int32_t h = sk_java_string_hash(group_id.ptr ? group_id.ptr : "", group_id.len > 0 ? (size_t)group_id.len : 0);
+    return coord_partition_of(group_id, c->opt.offsets_partitions);
+}
+
+int32_t
+coord_partition_of(sk_str_t key, int32_t partitions)
+{
+    int32_t h = sk_java_string_hash(key.ptr ? key.ptr : "", key.len > 0 ? (size_t)key.len : 0);
     /* Kafka's Utils.abs: MIN_VALUE maps to 0, everything else to its magnitude. */
     int64_t a = h == INT32_MIN ? 0 : (h < 0 ? -(int64_t)h : h);
-    return (int32_t)(a % c->opt.offsets_partitions);
+    return (int32_t)(a % partitions);
 }
 
 sk_grp_t *

@@ -215,4 +215,8 @@ int txn_log_load_partition(sk_txn_coord_t *t, sk_log_t *log);
 typedef int (*sk_coord_replay_fn)(void *ctx, const uint8_t *buf, size_t len, int64_t *next);
 int sk_coord_log_replay(sk_log_t *log, int64_t offset, int64_t end, sk_coord_replay_fn fn, void *ctx);
 
+/* coord.c: the internal-topic partition of a group or transactional id, as Kafka:
+ * abs(Java String.hashCode(key)) % partitions. */
+int32_t coord_partition_of(sk_str_t key, int32_t partitions);
+
 #endif

@@ -103,9 +103,7 @@ sk_txn_coord_free(sk_txn_coord_t *t)
 int32_t
 sk_txn_partition_for(const sk_txn_coord_t *t, sk_str_t id)
 {
-    int32_t h = sk_java_string_hash(id.ptr ? id.ptr : "", id.len > 0 ? (size_t)id.len : 0);
-    int64_t a = h == INT32_MIN ? 0 : (h < 0 ? -(int64_t)h : h); /* Kafka's Utils.abs */
-    return (int32_t)(a % t->opt.state_partitions);
+    return coord_partition_of(id, t->opt.state_partitions);
 }
 
 txn_meta_t *
