@@ -155,22 +155,14 @@ sk_produce_hw_follow(sk_server_t *srv, sk_partition_t *p, int64_t offset, int64_
     if (rc == SK_OK && sk_partition_durable_advance(p)) sk_fetch_notify_marker(srv, p, bytes);
 }
 
-/* The codec a topic stores (compression.type: the topic's override, else the broker's),
- * or -1 to keep what the producer sent ("producer"). */
+/* The codec a topic stores (compression.type: the topic's override, resolved when its
+ * configs change, else the broker's), or -1 to keep what the producer sent. */
 static int
 produce_target_codec(const sk_server_t *srv, const sk_topic_t *t)
 {
-    static const char *const names[] = {"uncompressed", "gzip", "snappy", "lz4", "zstd"};
-    char buf[32];
-    bool dflt = true;
-    const char *v = sk_topic_config_value(srv->meta, t, "compression.type", &dflt, buf, sizeof(buf));
-    if (!v || dflt) {
-        int32_t e = srv->cfg->compression_type; /* SK_CONFIG_COMPRESSION_*: producer, uncompressed, ... */
-        return e == SK_CONFIG_COMPRESSION_PRODUCER ? -1 : e - SK_CONFIG_COMPRESSION_UNCOMPRESSED;
-    }
-    for (int i = 0; i < (int)SK_ARRAY_LEN(names); i++)
-        if (!strcmp(v, names[i])) return i; /* SK_CODEC_NONE .. SK_CODEC_ZSTD */
-    return -1;
+    if (t->compression != SK_TOPIC_CODEC_BROKER) return t->compression;
+    int32_t e = srv->cfg->compression_type; /* SK_CONFIG_COMPRESSION_*: producer, uncompressed, ... */
+    return e == SK_CONFIG_COMPRESSION_PRODUCER ? -1 : e - SK_CONFIG_COMPRESSION_UNCOMPRESSED;
 }
 
 /* The request's transactional id (v3+: its first field; null/absent gives len -1).

@@ -47,6 +47,7 @@ topic_new(const char *name, const sk_uuid_t *id, int32_t partitions, int16_t rf)
     t->partition_count = partitions;
     t->replication_factor = rf;
     t->internal = name[0] == '_' && name[1] == '_';
+    t->compression = SK_TOPIC_CODEC_BROKER;
     return t;
 }
 

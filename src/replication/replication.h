@@ -35,7 +35,11 @@ struct sk_topic {
     sk_topic_cfg_t *configs;    /* owned: config overrides */
     int32_t config_count;
     sk_log_config_t log_cfg;    /* effective log settings (broker defaults + overrides) */
+    int8_t compression;         /* compression.type override: SK_TOPIC_CODEC_BROKER (none:
+                                 * the broker's), SK_TOPIC_CODEC_PRODUCER, else sk_codec_t */
 };
+#define SK_TOPIC_CODEC_BROKER (-2)
+#define SK_TOPIC_CODEC_PRODUCER (-1)
 
 typedef struct sk_meta sk_meta_t;
 

@@ -203,6 +203,13 @@ meta_topic_log_config(const sk_meta_t *m, sk_topic_t *t)
     if ((v = override_of(t, "delete.retention.ms"))) t->log_cfg.delete_retention_ms = strtoll(v, NULL, 10);
     if ((v = override_of(t, "min.compaction.lag.ms"))) t->log_cfg.min_compaction_lag_ms = strtoll(v, NULL, 10);
     if ((v = override_of(t, "max.compaction.lag.ms"))) t->log_cfg.max_compaction_lag_ms = strtoll(v, NULL, 10);
+    t->compression = SK_TOPIC_CODEC_BROKER;
+    if ((v = override_of(t, "compression.type"))) {
+        static const char *const names[] = {"uncompressed", "gzip", "snappy", "lz4", "zstd"}; /* sk_codec_t order */
+        t->compression = SK_TOPIC_CODEC_PRODUCER;
+        for (int8_t i = 0; i < (int8_t)SK_ARRAY_LEN(names); i++)
+            if (!strcasecmp(v, names[i])) t->compression = i;
+    }
 }
 
 int64_t
